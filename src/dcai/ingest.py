@@ -1,0 +1,215 @@
+"""Ingest: read source folders of labelled images into one normalized pool.
+
+A source is `<root>/<class>/...` or the competition's `<root>/train/<class>/...` +
+`<root>/val/<class>/...`. Every file is decoded with Pillow and stored as an 8-bit
+grayscale PNG; anything that cannot be used is skipped with a reason, never dropped
+silently and never allowed to crash the run.
+"""
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+
+from .classes import CLASSES, normalize_class
+
+SPLIT_FOLDERS = ("train", "val")
+EXIF_ORIENTATION = 0x0112
+SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    root: Path
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A file found in a source, with what its location says about it."""
+    source: Source
+    path: Path
+    label: str | None
+    original_split: str
+    skip_reason: str | None = None
+
+
+class SkipImage(Exception):
+    """An input file that cannot be used; the message says why."""
+
+
+def parse_sources(entries: list) -> list[Source]:
+    """`ingest.sources` entries are paths or {path, name} mappings; names must be unique."""
+    sources = []
+    for entry in entries:
+        if isinstance(entry, str):
+            root = Path(entry)
+            name = root.name
+        elif isinstance(entry, dict) and "path" in entry:
+            root = Path(entry["path"])
+            name = str(entry.get("name") or root.name)
+        else:
+            raise ValueError(f"ingest.sources: entry {entry!r} is neither a path nor a mapping with 'path'")
+        if not root.is_dir():
+            raise ValueError(f"ingest.sources: source folder {root} does not exist")
+        sources.append(Source(name, root))
+    names = [s.name for s in sources]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"ingest.sources: two sources are named {dupes}; give them distinct 'name's")
+    return sources
+
+
+def _walk_files(folder: Path):
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _class_folder_candidates(source: Source, folder: Path, original_split: str):
+    for entry in sorted(folder.iterdir()):
+        if entry.is_file():
+            reason = ("hidden or system file" if _is_system_file(entry)
+                      else "not inside a class folder")
+            yield Candidate(source, entry, None, original_split, reason)
+            continue
+        label = normalize_class(entry.name)
+        for path in _walk_files(entry):
+            if _is_system_file(path):
+                yield Candidate(source, path, label, original_split, "hidden or system file")
+            elif label is None:
+                yield Candidate(source, path, None, original_split,
+                                f"unknown class folder '{entry.name}' (expected one of {', '.join(CLASSES)})")
+            else:
+                yield Candidate(source, path, label, original_split)
+
+
+def _is_system_file(path: Path) -> bool:
+    return path.name.startswith(".") or path.name.lower() in SYSTEM_FILES
+
+
+def find_candidates(source: Source):
+    """Every file under a source, in a stable order, with its class and original split."""
+    subdirs = {p.name.lower(): p for p in source.root.iterdir() if p.is_dir()}
+    if any(s in subdirs for s in SPLIT_FOLDERS):
+        for entry in sorted(source.root.iterdir()):
+            split = entry.name.lower()
+            if entry.is_dir() and split in SPLIT_FOLDERS:
+                yield from _class_folder_candidates(source, entry, split)
+            elif entry.is_file():
+                yield Candidate(source, entry, None, "", "hidden or system file" if _is_system_file(entry)
+                                else "not inside a class folder")
+            else:
+                for path in _walk_files(entry):
+                    yield Candidate(source, path, None, "",
+                                    f"folder '{entry.name}' is neither train/ nor val/ in a train/val source")
+    else:
+        yield from _class_folder_candidates(source, source.root, "")
+
+
+def normalize_image(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, list[str]]:
+    """Decode image bytes into an 8-bit grayscale image; return it and what was done.
+
+    Raises SkipImage with a reason for empty, undecodable, truncated or oversized input.
+    """
+    if not data:
+        raise SkipImage("empty file (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise SkipImage("not an image Pillow can decode") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as err:
+        raise SkipImage(f"unreadable image header: {err}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise SkipImage(f"too large: {width}x{height} pixels exceeds ingest.max_pixels={max_pixels}")
+    transforms = []
+    try:
+        image.seek(0)  # the first frame of an animation, as TensorFlow's loader takes
+        image.load()
+        if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
+            image = ImageOps.exif_transpose(image)
+            transforms.append("exif_orientation")
+        image = _to_grayscale(image, transforms)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise SkipImage(f"corrupt or truncated image: {err}") from None
+    if max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        transforms.append(f"downscale_{width}x{height}_to_{image.size[0]}x{image.size[1]}")
+    return image, transforms
+
+
+def _to_grayscale(image: Image.Image, transforms: list[str]) -> Image.Image:
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        pixels = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if pixels.max() <= 65535 else float(pixels.max())
+        transforms.append("16bit_to_8bit")
+        return Image.fromarray(np.clip(pixels * 255.0 / peak, 0, 255).round().astype(np.uint8), mode="L")
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        transforms.append("alpha_on_white")
+        return Image.alpha_composite(white, rgba).convert("L")
+    if image.mode != "L":
+        transforms.append(f"{image.mode}_to_L")
+        return image.convert("L")
+    return image
+
+
+def pixel_hash(image: Image.Image) -> str:
+    digest = hashlib.sha256(f"{image.mode}{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def image_id(source_name: str, relpath: str) -> str:
+    """Stable across runs and machines: a function of where the file sits in its source."""
+    return hashlib.sha1(f"{source_name}/{relpath}".encode()).hexdigest()[:12]
+
+
+def ingest_sources(sources: list[Source], images_dir: Path, max_pixels: int, max_side: int,
+                   path_prefix: str) -> tuple[list[dict], list[dict]]:
+    """Normalize every usable file into `images_dir`; return (manifest rows, skipped rows).
+
+    `path_prefix` is where `images_dir` will live once the stage's output is in place,
+    so the manifest points at the final location.
+    """
+    candidates = [c for s in sources for c in find_candidates(s)]
+    rows, skipped = [], []
+    seen_ids = set()
+    for cand in tqdm(candidates, desc="ingest", unit="file", mininterval=1.0):
+        relpath = cand.path.relative_to(cand.source.root).as_posix()
+        original = f"{cand.source.root.as_posix()}/{relpath}"
+        if cand.skip_reason:
+            skipped.append({"source": cand.source.name, "original_path": original, "reason": cand.skip_reason})
+            continue
+        try:
+            image, transforms = normalize_image(cand.path.read_bytes(), max_pixels, max_side)
+        except SkipImage as err:
+            skipped.append({"source": cand.source.name, "original_path": original, "reason": str(err)})
+            continue
+        except OSError as err:
+            skipped.append({"source": cand.source.name, "original_path": original,
+                            "reason": f"cannot read file: {err.strerror or err}"})
+            continue
+        uid = image_id(cand.source.name, relpath)
+        if uid in seen_ids:  # only if two entries point at the same folder
+            skipped.append({"source": cand.source.name, "original_path": original,
+                            "reason": "listed twice (same source and path)"})
+            continue
+        seen_ids.add(uid)
+        image.save(images_dir / f"{uid}.png", format="PNG")
+        rows.append({
+            "id": uid, "origin_id": uid, "label": cand.label,
+            "path": f"{path_prefix}/{uid}.png", "kind": "original", "transforms": ";".join(transforms),
+            "source": cand.source.name, "original_path": original, "original_split": cand.original_split,
+            "pixel_hash": pixel_hash(image), "width": image.size[0], "height": image.size[1],
+        })
+    return rows, skipped

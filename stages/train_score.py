@@ -1,0 +1,38 @@
+"""Stage train_score: data/submission -> models/best.weights.h5, metrics/score.json, curves."""
+import sys
+from pathlib import Path
+
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
+
+from dcai.atomic import write_json
+from dcai.params import load_params
+from dcai.train_score import set_threads, train_and_score
+
+SUBMISSION = Path("data/submission")
+WEIGHTS = Path("models/best.weights.h5")
+LIVE_DIR = Path("metrics/train")
+
+
+def main() -> int:
+    p = load_params("train_score")
+    set_threads(p["speed"]["intra_op_threads"], p["speed"]["inter_op_threads"])
+    test_sets = {name: Path(path) for name, path in (p["test_sets"] or {}).items()}
+    missing = [f"{n}: {t}" for n, t in test_sets.items() if not t.is_dir()]
+    if missing:
+        print(f"train_score: test set folder not found: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    with Live(dir=str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False) as live:
+        scores, confusion = train_and_score(SUBMISSION, test_sets, p["epochs"], p["seed"], WEIGHTS,
+                                            p["speed"], callbacks=[DVCLiveCallback(live=live)])
+    for name, rows in confusion.items():
+        write_json(f"metrics/confusion/{name}.json", rows)
+    write_json("metrics/score.json", scores)
+    summary = ", ".join(f"{n} {s.get('accuracy', 'n/a')}" for n, s in scores["test"].items())
+    print(f"train_score: val {scores['val']['accuracy']}; test {summary}; "
+          f"{scores['train']['ms_per_step']} ms/step")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
