@@ -2,12 +2,12 @@
 import sys
 from pathlib import Path
 
-from dvclive import Live
-from dvclive.keras import DVCLiveCallback
-
+# dcai first: it quiets TensorFlow's start-up log before dvclive.keras imports TensorFlow
 from dcai.atomic import write_json
 from dcai.params import load_params
 from dcai.train_score import set_threads, train_and_score
+from dvclive import Live  # noqa: I001
+from dvclive.keras import DVCLiveCallback
 
 SUBMISSION = Path("data/submission")
 WEIGHTS = Path("models/best.weights.h5")

@@ -1,0 +1,114 @@
+"""Time per training step: the plain competition recipe vs. this project's train_score.
+
+Both train the same fixed model on the same folders, in fresh processes one after the
+other on this machine, and are scored on the same test set:
+
+- plain: `image_dataset_from_directory` (decodes every file every epoch), TensorFlow's
+  default threads, no XLA, one step per call, as the competition's script did;
+- fast: `dcai.train_score.train_and_score` with the `train_score.speed` params.
+
+    python -m benchmarks.train_speed                       # 5 epochs: speed only
+    python -m benchmarks.train_speed --epochs 100 --seeds 123 124   # speed and accuracy
+
+Data: ../shared/data/dcai2021 (train/, val/, label_book/) when present, else the
+pipeline's data/submission and data/builtin/test.
+"""
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path("../shared/data/dcai2021")
+
+
+def default_data() -> tuple[Path, Path]:
+    if (SHARED / "train").is_dir():
+        return SHARED, SHARED / "label_book"
+    return Path("data/submission"), Path("data/builtin/test")
+
+
+def run_plain(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from dcai.classes import CLASSES
+    from dcai.fixed_model import BATCH_SIZE, best_val_checkpoint, build_fixed_model, compile_fixed_model
+    from dcai.train_score import EpochTimer
+
+    def load(folder, shuffle=True):
+        return tf.keras.utils.image_dataset_from_directory(
+            folder, labels="inferred", label_mode="categorical", class_names=list(CLASSES),
+            shuffle=shuffle, seed=seed, batch_size=BATCH_SIZE, image_size=(32, 32))
+
+    train, val = load(data / "train"), load(data / "val")
+    model = build_fixed_model(seed)
+    compile_fixed_model(model)
+    timer = EpochTimer()
+    start = time.perf_counter()
+    model.fit(train, validation_data=val, epochs=epochs, callbacks=[best_val_checkpoint(str(weights)), timer],
+              verbose=2)
+    wall = time.perf_counter() - start
+    model.load_weights(str(weights))
+    steps = int(train.cardinality())
+    _, test_acc = model.evaluate(load(test, shuffle=False), verbose=0)
+    return {"ms_per_step": 1000 * float(np.median(timer.train_seconds)) / steps, "seconds": wall,
+            "test_accuracy": float(test_acc)}
+
+
+def run_fast(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> dict:
+    from dcai.params import load_params
+    from dcai.train_score import set_threads, train_and_score
+
+    speed = load_params("train_score")["speed"]
+    set_threads(speed["intra_op_threads"], speed["inter_op_threads"])
+    scores, _ = train_and_score(data, {"test": test}, epochs, seed, weights, speed)
+    return {"ms_per_step": scores["train"]["ms_per_step"], "seconds": scores["train"]["seconds"],
+            "test_accuracy": scores["test"]["test"]["accuracy"]}
+
+
+def child(args) -> None:
+    runner = run_plain if args.recipe == "plain" else run_fast
+    weights = Path(args.workdir) / f"{args.recipe}-{args.seed}.weights.h5"
+    result = runner(Path(args.data), Path(args.test), args.epochs, args.seed, weights)
+    Path(args.workdir, f"{args.recipe}-{args.seed}.json").write_text(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data, test = default_data()
+    parser.add_argument("--data", default=str(data), help="folder with train/<class>/ and val/<class>/")
+    parser.add_argument("--test", default=str(test), help="test folder of <class>/ images")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[123])
+    parser.add_argument("--workdir", default="benchmarks/results/train_speed")
+    parser.add_argument("--recipe", choices=["plain", "fast"], help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    if args.recipe:
+        child(args)
+        return
+
+    results = {}
+    for seed in args.seeds:
+        for recipe in ("plain", "fast"):
+            print(f"== {recipe}, seed {seed}, {args.epochs} epochs on {args.data}", flush=True)
+            subprocess.run([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe, "--seed", str(seed),
+                            "--data", args.data, "--test", args.test, "--epochs", str(args.epochs),
+                            "--workdir", args.workdir], check=True)
+            results[(recipe, seed)] = json.loads(Path(args.workdir, f"{recipe}-{seed}.json").read_text())
+
+    print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s':>8} {'test acc':>9}")
+    for (recipe, seed), r in results.items():
+        print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>8.1f} {r['test_accuracy']:>9.4f}")
+    for seed in args.seeds:
+        ratio = results[("fast", seed)]["ms_per_step"] / results[("plain", seed)]["ms_per_step"]
+        print(f"seed {seed}: fast/plain time per step = {ratio:.2f}")
+    summary = {f"{r}-{s}": v for (r, s), v in results.items()}
+    Path(args.workdir, "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
