@@ -3,7 +3,7 @@ import sys
 from pathlib import Path
 
 from dcai.atomic import atomic_dir, write_json
-from dcai.ingest import ingest_sources, parse_sources
+from dcai.ingest import ignored_folders, ingest_sources, parse_sources
 from dcai.manifest import count_by, write_manifest
 from dcai.params import load_params
 from dcai.reports import reason_kind, write_rows_csv
@@ -28,6 +28,10 @@ def main() -> int:
     write_rows_csv(SKIPPED_REPORT, skipped, ("source", "original_path", "reason"))
     for row in skipped:
         print(f"ingest: skipped {row['original_path']}: {row['reason']}", file=sys.stderr)
+    ignored = {name: n for s in sources for name, n in ignored_folders(s).items()}
+    for name, n in ignored.items():
+        print(f"ingest: not reading {name}/ ({n} files): a train/val source uses train/ and val/ only",
+              file=sys.stderr)
     write_json(METRICS, {
         "images": len(rows),
         "per_class": count_by(rows, "label"),
@@ -35,6 +39,7 @@ def main() -> int:
         "skipped": len(skipped),
         "skipped_by_reason": count_by([{"r": reason_kind(s["reason"])} for s in skipped], "r"),
         "converted": sum(1 for r in rows if r["transforms"]),
+        "ignored_folders": ignored,
     })
     print(f"ingest: {len(rows)} images from {len(sources)} source(s), {len(skipped)} skipped "
           f"(see {SKIPPED_REPORT})")

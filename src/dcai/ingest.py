@@ -104,12 +104,18 @@ def find_candidates(source: Source):
             elif entry.is_file():
                 yield Candidate(source, entry, None, "", "hidden or system file" if _is_system_file(entry)
                                 else "not inside a class folder")
-            else:
-                for path in _walk_files(entry):
-                    yield Candidate(source, path, None, "",
-                                    f"folder '{entry.name}' is neither train/ nor val/ in a train/val source")
     else:
         yield from _class_folder_candidates(source, source.root, "")
+
+
+def ignored_folders(source: Source) -> dict[str, int]:
+    """Folders beside train/ and val/ in a train/val source (e.g. label_book/): not part of
+    the source, reported with their file counts so that nothing goes unnoticed."""
+    entries = [p for p in source.root.iterdir() if p.is_dir()]
+    if not any(p.name.lower() in SPLIT_FOLDERS for p in entries):
+        return {}
+    return {f"{source.name}/{p.name}": sum(1 for _ in _walk_files(p))
+            for p in sorted(entries) if p.name.lower() not in SPLIT_FOLDERS}
 
 
 def normalize_image(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.Image, list[str]]:
