@@ -129,7 +129,9 @@ def normalize_image(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise SkipImage("not an image Pillow can decode") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise SkipImage(f"too large: {err}") from None
+    except (OSError, ValueError) as err:
         raise SkipImage(f"unreadable image header: {err}") from None
     width, height = image.size
     if width * height > max_pixels:

@@ -103,6 +103,7 @@ def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, s
     history = model.fit(
         shuffled_batches(train_x, train_y, seed), validation_data=ordered_batches(val_x, val_y),
         epochs=epochs, callbacks=[best_val_checkpoint(str(weights_path)), timer, *(callbacks or [])],
+        shuffle=False,  # the dataset reshuffles itself every epoch; fit cannot shuffle a tf.data input
         verbose=2)
     wall = time.perf_counter() - start
     model.load_weights(str(weights_path))

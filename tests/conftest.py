@@ -1,0 +1,34 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+DCAI2021 = SHARED_DATA / "dcai2021"
+
+needs_dcai2021 = pytest.mark.skipif(not (DCAI2021 / "train").is_dir(),
+                                    reason="../shared/data/dcai2021 is not present")
+
+
+def numeral_image(width=120, height=100, strokes=2, ink=0, paper=255) -> Image.Image:
+    """A crude numeral: `strokes` vertical bars of ink on paper."""
+    pixels = np.full((height, width), paper, np.uint8)
+    for k in range(strokes):
+        x = width // 4 + k * width // (2 * max(strokes, 1))
+        pixels[height // 5: 4 * height // 5, x: x + max(2, width // 30)] = ink
+    return Image.fromarray(pixels, mode="L")
+
+
+@pytest.fixture
+def make_class_tree(tmp_path):
+    """Write a small <root>/<class>/*.png tree; returns its root."""
+    def make(root_name="src", per_class=3, classes=("i", "ii", "iii"), size=(60, 50)):
+        root = tmp_path / root_name
+        for c, name in enumerate(classes):
+            (root / name).mkdir(parents=True, exist_ok=True)
+            for k in range(per_class):
+                numeral_image(*size, strokes=c + 1, ink=k * 10).save(root / name / f"{name}_{k}.png")
+        return root
+    return make

@@ -1,0 +1,85 @@
+import numpy as np
+import tensorflow as tf
+import yaml
+
+from conftest import REPO
+from dcai.classes import CLASSES
+from dcai.fixed_model import (BATCH_SIZE, CUT_LAYER, LEARNING_RATE, PARAMETERS, best_val_checkpoint,
+                              build_fixed_model, compile_fixed_model)
+from dcai.images import decode_like_loader, list_class_folder, load_class_folder
+from dcai.train_score import score_predictions, shuffled_batches
+
+
+def test_the_graph_is_the_competition_model():
+    model = build_fixed_model()
+    assert model.count_params() == PARAMETERS == 232_330
+    base = model.get_layer("resnet50_cut")
+    assert base.layers[-1].name == CUT_LAYER == "conv2_block3_out"
+    assert base.output.shape[1:] == (8, 8, 256)
+    assert isinstance(model.layers[-2], tf.keras.layers.GlobalAveragePooling2D)
+    head = model.layers[-1]
+    assert isinstance(head, tf.keras.layers.Dense) and head.units == 10
+    assert head.activation is tf.keras.activations.linear  # logits
+    # preprocess_input: RGB->BGR and ImageNet mean subtraction, inside the model
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype(np.float32)
+    by_hand = head(model.layers[-2](base(tf.keras.applications.resnet.preprocess_input(x.copy()))))
+    np.testing.assert_allclose(model(x), by_hand, rtol=1e-5, atol=1e-5)
+
+
+def test_the_recipe_is_adam_1e4_on_logits_batch_8_best_val_checkpoint():
+    model = build_fixed_model()
+    compile_fixed_model(model)
+    assert BATCH_SIZE == 8
+    assert isinstance(model.optimizer, tf.keras.optimizers.Adam)
+    assert LEARNING_RATE == 1e-4 and np.isclose(float(model.optimizer.learning_rate), 1e-4)
+    assert isinstance(model.loss, tf.keras.losses.CategoricalCrossentropy) and model.loss.get_config()["from_logits"]
+    ckpt = best_val_checkpoint("w.weights.h5")
+    assert (ckpt.monitor, ckpt.mode, ckpt.save_best_only, ckpt.save_weights_only) == ("val_accuracy", "max", True, True)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert params["train_score"]["epochs"] == 100 and params["train_score"]["seed"] == 123
+
+
+def test_fast_settings_still_make_one_update_per_batch():
+    # 21 images: 3 batches of 8, 8, 5; steps_per_execution=2 must not drop the last one
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 255, (21, 32, 32, 3)).astype(np.float32), rng.integers(0, 10, 21)
+    model = build_fixed_model()
+    compile_fixed_model(model, jit_compile=True, steps_per_execution=2)
+    model.fit(shuffled_batches(x, y, seed=1), epochs=2, verbose=0)
+    assert int(model.optimizer.iterations) == 6
+
+
+def test_shuffled_batches_reshuffle_every_epoch_and_cover_every_image():
+    x = np.arange(20, dtype=np.float32)[:, None, None, None] * np.ones((1, 32, 32, 3), np.float32)
+    ds = shuffled_batches(x, np.arange(20) % 10, seed=4)
+    epochs = [np.concatenate([b[0][:, 0, 0, 0].numpy() for b in ds]) for _ in range(2)]
+    assert all(sorted(e.tolist()) == list(range(20)) for e in epochs)
+    assert epochs[0].tolist() != epochs[1].tolist()
+    assert [len(b[0]) for b in ds] == [8, 8, 4]
+
+
+def test_in_memory_pixels_equal_the_competition_loader(make_class_tree):
+    root = make_class_tree(per_class=3, classes=("i", "iv", "x"), size=(97, 61))
+    (root / "iv" / "notes.txt").write_text("the loader ignores this")
+    for name in CLASSES:  # the competition's loader insists on every class folder
+        (root / name).mkdir(exist_ok=True)
+    paths, labels = list_class_folder(root)
+    pixels = decode_like_loader(paths)
+    reference = tf.keras.utils.image_dataset_from_directory(
+        root, labels="inferred", label_mode="int", class_names=list(CLASSES), shuffle=False,
+        batch_size=8, image_size=(32, 32))
+    ref_x = np.concatenate([b[0].numpy() for b in reference])
+    ref_y = np.concatenate([b[1].numpy() for b in reference])
+    assert pixels.shape == (9, 32, 32, 3) and pixels.dtype == np.float32
+    np.testing.assert_array_equal(labels, ref_y)
+    np.testing.assert_array_equal(pixels, ref_x)
+
+
+def test_a_test_set_may_lack_classes(make_class_tree):
+    root = make_class_tree(per_class=2, classes=("ii", "vi"))
+    x, y, _ = load_class_folder(root)
+    assert len(x) == 4 and set(y.tolist()) == {1, 5}
+    logits = np.eye(10)[[1, 1, 5, 1]]
+    scores = score_predictions(logits, y)
+    assert scores["accuracy"] == 0.75 and scores["per_class"] == {"ii": 1.0, "vi": 0.5}
+    assert score_predictions(np.zeros((0, 10)), np.zeros(0, int)) == {"n": 0}
