@@ -7,7 +7,7 @@ from dcai.classes import CLASSES
 from dcai.fixed_model import (BATCH_SIZE, CUT_LAYER, LEARNING_RATE, PARAMETERS, best_val_checkpoint,
                               build_fixed_model, compile_fixed_model)
 from dcai.images import decode_like_loader, list_class_folder, load_class_folder
-from dcai.train_score import score_predictions, shuffled_batches
+from dcai.train_score import batches_per_pass, score_predictions, shuffled_batches, steps_per_call
 
 
 def test_the_graph_is_the_competition_model():
@@ -40,22 +40,25 @@ def test_the_recipe_is_adam_1e4_on_logits_batch_8_best_val_checkpoint():
 
 
 def test_fast_settings_still_make_one_update_per_batch():
-    # 21 images: 3 batches of 8, 8, 5; steps_per_execution=2 must not drop the last one
+    # 21 images: 3 batches of 8, 8, 5 per epoch, whatever the steps per call
     rng = np.random.default_rng(0)
     x, y = rng.uniform(0, 255, (21, 32, 32, 3)).astype(np.float32), rng.integers(0, 10, 21)
     model = build_fixed_model()
-    compile_fixed_model(model, jit_compile=True, steps_per_execution=2)
-    model.fit(shuffled_batches(x, y, seed=1), epochs=2, verbose=0)
+    compile_fixed_model(model, jit_compile=True, steps_per_execution=3)
+    steps = batches_per_pass(21)
+    assert steps == 3 and steps_per_call(steps, 2) == 1 and steps_per_call(steps, 8) == 3
+    assert steps_per_call(342, 8) == 6 and steps_per_call(1187, 8) == 1
+    model.fit(shuffled_batches(x, y, seed=1), steps_per_epoch=steps, epochs=2, verbose=0)
     assert int(model.optimizer.iterations) == 6
 
 
 def test_shuffled_batches_reshuffle_every_epoch_and_cover_every_image():
     x = np.arange(20, dtype=np.float32)[:, None, None, None] * np.ones((1, 32, 32, 3), np.float32)
-    ds = shuffled_batches(x, np.arange(20) % 10, seed=4)
-    epochs = [np.concatenate([b[0][:, 0, 0, 0].numpy() for b in ds]) for _ in range(2)]
+    batches = list(shuffled_batches(x, np.arange(20) % 10, seed=4).take(2 * batches_per_pass(20)))
+    assert [len(b[0]) for b in batches] == [8, 8, 4, 8, 8, 4]  # a pass never spills into the next
+    epochs = [np.concatenate([b[0][:, 0, 0, 0].numpy() for b in batches[k:k + 3]]) for k in (0, 3)]
     assert all(sorted(e.tolist()) == list(range(20)) for e in epochs)
     assert epochs[0].tolist() != epochs[1].tolist()
-    assert [len(b[0]) for b in ds] == [8, 8, 4]
 
 
 def test_in_memory_pixels_equal_the_competition_loader(make_class_tree):

@@ -53,3 +53,14 @@ def count_by(rows: list[dict], key: str) -> dict:
     for row in rows:
         counts[row[key]] = counts.get(row[key], 0) + 1
     return dict(sorted(counts.items()))
+
+
+def derived_row(original: dict, suffix: str, kind: str, transform: str, path: str, size: tuple[int, int],
+                label: str | None = None) -> dict:
+    """The manifest row of an image made from `original`: it keeps the original's origin."""
+    transforms = [t for t in original["transforms"].split(";") if t] + [transform]
+    return {
+        **original, "id": f"{original['id']}-{suffix}", "origin_id": original["origin_id"],
+        "label": label or original["label"], "path": path, "kind": kind, "transforms": ";".join(transforms),
+        "pixel_hash": "", "width": size[0], "height": size[1],
+    }

@@ -1,0 +1,34 @@
+"""Where the ink is: the numerals are dark strokes on light paper."""
+import numpy as np
+from PIL import Image
+
+
+def ink_mask(image: Image.Image | np.ndarray, threshold: int) -> np.ndarray:
+    """True where a pixel is darker than `threshold`."""
+    return np.asarray(image) < threshold
+
+
+def ink_fraction(mask: np.ndarray) -> float:
+    return float(mask.mean()) if mask.size else 0.0
+
+
+def border_ink_fraction(mask: np.ndarray) -> float:
+    """Share of the frame's outermost pixels that are ink."""
+    border = np.concatenate([mask[0], mask[-1], mask[1:-1, 0], mask[1:-1, -1]])
+    return float(border.mean()) if border.size else 0.0
+
+
+def ink_bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom), exclusive of right/bottom; None when there is no ink."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def ink_centroid(mask: np.ndarray) -> tuple[float, float] | None:
+    """(x, y) centre of mass of the ink; None when there is no ink."""
+    ys, xs = np.nonzero(mask)
+    if not len(xs):
+        return None
+    return float(xs.mean()), float(ys.mean())
