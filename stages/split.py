@@ -8,7 +8,7 @@ from dcai.params import load_params
 from dcai.reports import write_rows_csv
 from dcai.split import split_rows
 
-IN = Path("data/ingested/manifest.csv")
+IN = Path("data/balanced/manifest.csv")
 OUT = Path("data/split/manifest.csv")
 
 

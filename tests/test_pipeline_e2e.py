@@ -12,14 +12,20 @@ import yaml
 
 from conftest import REPO
 from dcai.classes import CLASSES
+from dcai.manifest import read_manifest
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 TINY = {
     "make_builtin": {"pool_per_class": 12, "test_per_class": 3, "writers": 4},
+    "five_crop": {"per_class": 4},
+    "autoaugment": {"per_class": 10},
+    "balance": {"per_class": 24},
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 1},
 }
+STAGES = ("make_builtin", "ingest", "clean", "standardize", "five_crop", "autoaugment", "flips", "balance",
+          "split", "package", "train_score")
 
 
 def run(cmd, cwd, env):
@@ -36,7 +42,8 @@ def project(tmp_path_factory):
                            text=True, check=True).stdout.split()
     for rel in files:
         src = REPO / rel
-        generated = rel.startswith(("data/", "models/", "reports/", "metrics/")) and not rel.endswith(".gitignore")
+        generated = (rel.startswith(("data/", "models/", "reports/", "metrics/"))
+                     and not rel.startswith("data/corrections/") and not rel.endswith(".gitignore"))
         if src.is_file() and not generated:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, root / rel)
@@ -58,18 +65,28 @@ def metrics(root, name):
 
 def test_repro_runs_every_stage_and_writes_their_metrics(project):
     root, _ = project
+    for stage in STAGES:
+        assert (root / "metrics" / f"{stage}.json").is_file() or stage == "train_score", stage
     assert metrics(root, "ingest")["images"] == 120 and metrics(root, "ingest")["skipped"] == 0
+    clean = metrics(root, "clean")
+    assert clean["images_in"] == 120 and clean["images_out"] + clean["removed"] == 120
+    assert metrics(root, "standardize")["per_kind"]["trim"] == clean["images_out"]  # trimmed variants added
+    assert metrics(root, "autoaugment")["images_out"] == 100
+    balance = metrics(root, "balance")
+    assert balance["images_out"] <= 240 and all(sum(k.values()) <= 24 for k in balance["per_class"].values())
+    assert all(k.get("original", 0) >= 10 for k in balance["per_class"].values())  # originals come first
     split = metrics(root, "split")
-    assert split["train"] + split["val"] == 120 and split["val"] == 20  # round(0.2 * 12) per class
+    assert split["train"] + split["val"] + split["dropped"] == balance["images_out"]
     package = metrics(root, "package")
     assert (package["train"], package["val"]) == (split["train"], split["val"])
     score = metrics(root, "score")
-    assert score["train"]["epochs"] == 1
-    assert 0.0 <= score["val"]["accuracy"] <= 1.0 and score["val"]["n"] == 20
+    assert score["train"]["epochs"] == 1 and score["train"]["images"] == split["train"]
+    assert 0.0 <= score["val"]["accuracy"] <= 1.0 and score["val"]["n"] == split["val"]
     assert score["test"]["builtin"]["n"] == 30 and set(score["test"]["builtin"]["per_class"]) == set(CLASSES)
     assert (root / "models" / "best.weights.h5").is_file()
     assert len(json.loads((root / "metrics" / "confusion" / "builtin.json").read_text())) == 30
     assert (root / "metrics" / "train" / "plots" / "metrics" / "eval" / "accuracy.tsv").is_file()
+    assert (root / "reports" / "autoaugment_samples.png").is_file()
 
 
 def test_the_submission_has_the_competition_layout_and_traces_to_sources(project):
@@ -78,13 +95,17 @@ def test_the_submission_has_the_competition_layout_and_traces_to_sources(project
     for split in ("train", "val"):
         assert sorted(p.name for p in (sub / split).iterdir()) == sorted(CLASSES)
     names = [n for n in zipfile.ZipFile(root / "data" / "submission.zip").namelist() if n.endswith(".png")]
-    assert len(names) == 120
-    manifest = (sub / "manifest.csv").read_text().splitlines()
-    header = manifest[0].split(",")
-    assert {"id", "origin_id", "original_path", "split"} <= set(header)
-    first = dict(zip(header, manifest[1].split(",")))
-    assert (sub / first["split"] / first["label"] / f"{first['id']}.png").is_file()
-    assert first["original_path"].startswith("data/builtin/pool/")
+    rows = read_manifest(sub / "manifest.csv")
+    assert len(names) == len(rows) == metrics(root, "package")["total"]
+    kinds = {r["kind"] for r in rows}
+    assert "original" in kinds and kinds <= {"original", "trim", "crop", "flip", "augment"}
+    for row in rows:
+        assert (sub / row["split"] / row["label"] / f"{row['id']}.png").is_file()
+        assert row["original_path"].startswith("data/builtin/pool/") and row["id"].startswith(row["origin_id"])
+    sides = {}
+    for row in rows:
+        sides.setdefault(row["origin_id"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in sides.values())  # no transformed twin across train and val
 
 
 def test_changing_train_score_params_reruns_only_train_score(project):

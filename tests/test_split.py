@@ -39,7 +39,7 @@ def test_val_from_originals_only_drops_the_derived_twins_with_a_reason():
     rows = pool({"i": 40, "v": 40}, derived_per_original=2)
     kept, dropped = split_rows(rows, 0.05, seed=0, val_originals_only=True)
     val = [r for r in kept if r["split"] == "val"]
-    assert val and all(r["id"] == r["origin_id"] for r in val)
+    assert len(val) == 4 and all(r["id"] == r["origin_id"] for r in val)  # 5% of each class's 40 originals
     val_origins = {r["origin_id"] for r in val}
     assert {r["origin_id"] for r in dropped} == val_origins
     assert all(r["reason"] == DERIVED_FROM_VAL for r in dropped)

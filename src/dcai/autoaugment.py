@@ -110,7 +110,7 @@ def apply_operation(pixels: np.ndarray, op: str, value: float | None) -> np.ndar
     elif op == "Invert":
         transform = A.InvertImg(p=1.0)
     elif op == "Contrast":
-        return np.asarray(ImageEnhance.Contrast(Image.fromarray(pixels)).enhance(1.0 + value))
+        return np.array(ImageEnhance.Contrast(Image.fromarray(pixels)).enhance(1.0 + value))
     else:
         raise ValueError(f"unknown operation {op!r}")
     return transform(image=pixels)["image"]
@@ -127,7 +127,7 @@ def augment(pixels: np.ndarray, policy: list[tuple[int, list[Step]]], rng: np.ra
         value = magnitude(step.op, step.bin, 1 if rng.random() < 0.5 else -1)
         pixels = apply_operation(pixels, step.op, value)
         done.append(step.op if value is None else f"{step.op}({value:+.3g})")
-    return pixels, f"autoaugment_svhn{number}:" + ("+".join(done) or "none")
+    return pixels, f"autoaugment_svhn{number}:" + ("&".join(done) or "none")
 
 
 _WORKER: dict = {}
@@ -145,7 +145,7 @@ def _augment_task(task: tuple[str, int]) -> tuple[dict, bool]:
     rng = np.random.default_rng([w["seed"], CLASS_INDEX[label], k])
     for _ in range(MAX_DRAWS):
         source = sources[int(rng.integers(len(sources)))]
-        pixels = np.asarray(Image.open(source["path"]).convert("L"))
+        pixels = np.array(Image.open(source["path"]).convert("L"))  # writable: albumentations works in place
         out, record = augment(pixels, w["policy"], rng)
         if not (w["skip_unchanged"] and record.endswith(":none")):
             break
@@ -178,7 +178,7 @@ def generate_augmented(rows: list[dict], p: dict, images_dir: Path, prefix: str)
     ops = {}
     for row in out:
         record = row["transforms"].rsplit(";", 1)[-1]
-        for op in record.split(":", 1)[1].split("+"):
+        for op in record.split(":", 1)[1].split("&"):
             name = op.split("(")[0]
             ops[name] = ops.get(name, 0) + 1
     return out, {"sub_policies": len(policy), "unchanged": sum(1 for _, u in results if u),

@@ -33,18 +33,22 @@ def split_rows(rows: list[dict], val_fraction: float, seed: int,
     val_groups = set()
     for label in sorted(by_class):
         origin_ids = by_class[label]
-        n_images = sum(len(groups[g]) for g in origin_ids)
-        target = round(val_fraction * n_images)
+        # with originals only in val, the fraction is of the originals (their derived images
+        # are dropped); otherwise it is of all images, whole groups at a time
+        def size(group):
+            return sum(1 for r in group if r["id"] == r["origin_id"]) if val_originals_only else len(group)
+
+        target = round(val_fraction * sum(size(groups[g]) for g in origin_ids))
         taken = 0
         for k in rng.permutation(len(origin_ids)):
             if taken >= target:
                 break
             group = groups[origin_ids[k]]
-            size = sum(1 for r in group if r["id"] == r["origin_id"]) if val_originals_only else len(group)
-            if size == 0:
+            size_k = size(group)
+            if size_k == 0:
                 continue
             val_groups.add(origin_ids[k])
-            taken += size
+            taken += size_k
 
     kept, dropped = [], []
     for row in rows:

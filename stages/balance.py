@@ -1,0 +1,50 @@
+"""Stage balance: originals + crops + flips + augmentations -> a class-balanced, capped pool."""
+import sys
+from pathlib import Path
+
+from dcai.atomic import write_json
+from dcai.balance import cap_to_budget
+from dcai.manifest import read_manifest, write_manifest
+from dcai.params import load_params
+from dcai.reports import write_rows_csv
+
+STREAMS = {  # manifest -> the kinds of image it holds
+    Path("data/standardized/manifest.csv"): ("original", "trim"),
+    Path("data/five_crop/manifest.csv"): ("crop",),
+    Path("data/flips/manifest.csv"): ("flip",),
+    Path("data/autoaugment/manifest.csv"): ("augment",),
+}
+OUT = Path("data/balanced/manifest.csv")
+
+
+def main() -> int:
+    p = load_params("balance")
+    package = load_params("package")
+    streams: dict[str, list[dict]] = {}
+    for path, kinds in STREAMS.items():
+        for row in read_manifest(path):
+            if row["kind"] in kinds:
+                streams.setdefault(row["kind"], []).append(row)
+    try:
+        kept, dropped, target = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
+                                              package["batch_size"], p["seed"])
+    except ValueError as err:
+        print(f"balance: {err}", file=sys.stderr)
+        return 1
+    write_manifest(OUT, kept)
+    write_rows_csv("reports/balance_dropped.csv", dropped, ("id", "origin_id", "label", "kind", "reason"))
+    per_class = {}
+    for row in kept:
+        per_class.setdefault(row["label"], {}).setdefault(row["kind"], 0)
+        per_class[row["label"]][row["kind"]] += 1
+    write_json("metrics/balance.json", {
+        "images_in": sum(len(v) for v in streams.values()), "images_out": len(kept), "dropped": len(dropped),
+        "target_per_class": target, "available": {k: len(v) for k, v in sorted(streams.items())},
+        "per_class": dict(sorted(per_class.items())),
+    })
+    print(f"balance: {len(kept)} images, {target} per class at most")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

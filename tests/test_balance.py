@@ -1,0 +1,43 @@
+from collections import Counter
+
+import pytest
+
+from dcai.balance import cap_to_budget, safe_total
+from dcai.budget import fits_budget
+from dcai.classes import CLASSES
+
+
+def stream(kind, per_class):
+    return [{"id": f"{kind}-{c}-{k}", "origin_id": f"{c}-{k % 50}", "label": c, "kind": kind}
+            for c in CLASSES for k in range(per_class)]
+
+
+def test_the_pool_fits_the_batch_counted_rule_for_any_split():
+    total = safe_total(10_000, 8)
+    assert total == 9986
+    # every division of the pool between train and val fits, including the 9,500 + 500 trap
+    assert all(fits_budget(n, total - n, 10_000, 8) for n in range(total + 1))
+    assert not fits_budget(9500, 500, 10_000, 8)
+    streams = {"original": stream("original", 300), "augment": stream("augment", 1500)}
+    kept, dropped, target = cap_to_budget(streams, ["original", "augment"], None, 10_000, 8, seed=0)
+    assert target == 998 and len(kept) == 9980 and len(kept) + len(dropped) == 18_000
+    assert len(kept) <= total
+
+
+def test_classes_fill_in_priority_order():
+    streams = {"original": stream("original", 30), "crop": stream("crop", 20), "augment": stream("augment", 100)}
+    kept, dropped, _ = cap_to_budget(streams, ["original", "crop", "augment"], 60, 10_000, 8, seed=1)
+    per_class = Counter((r["label"], r["kind"]) for r in kept)
+    assert all(per_class[(c, "original")] == 30 and per_class[(c, "crop")] == 20 and per_class[(c, "augment")] == 10
+               for c in CLASSES)
+    assert all(r["reason"].startswith("over the class target") for r in dropped)
+
+
+def test_balance_is_seeded_and_refuses_unranked_streams():
+    streams = {"original": stream("original", 30), "augment": stream("augment", 100)}
+    a, _, _ = cap_to_budget(streams, ["original", "augment"], 40, 10_000, 8, seed=4)
+    b, _, _ = cap_to_budget(streams, ["original", "augment"], 40, 10_000, 8, seed=4)
+    c, _, _ = cap_to_budget(streams, ["original", "augment"], 40, 10_000, 8, seed=5)
+    assert a == b and a != c
+    with pytest.raises(ValueError, match="flip"):
+        cap_to_budget({"flip": stream("flip", 1)}, ["original"], 10, 10_000, 8, seed=0)
