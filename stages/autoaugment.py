@@ -9,7 +9,7 @@ from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.review import contact_sheet
 
-IN = Path("data/standardized/manifest.csv")
+IN = Path("data/filtered/manifest.csv")
 OUT = Path("data/autoaugment")
 SAMPLES = Path("reports/autoaugment_samples.png")
 SAMPLES_PER_CLASS = 12

@@ -9,7 +9,7 @@ from dcai.params import load_params
 from dcai.reports import write_rows_csv
 
 STREAMS = {  # manifest -> the kinds of image it holds
-    Path("data/standardized/manifest.csv"): ("original", "trim"),
+    Path("data/filtered/manifest.csv"): ("original", "trim"),
     Path("data/five_crop/manifest.csv"): ("crop",),
     Path("data/flips/manifest.csv"): ("flip",),
     Path("data/autoaugment/manifest.csv"): ("augment",),

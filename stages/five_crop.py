@@ -6,7 +6,7 @@ from dcai.five_crop import five_crop_rows
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 
-IN = Path("data/standardized/manifest.csv")
+IN = Path("data/filtered/manifest.csv")
 OUT = Path("data/five_crop")
 
 

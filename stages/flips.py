@@ -7,7 +7,7 @@ from dcai.flips import flip_rows, parse_flip_rules
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 
-IN = Path("data/standardized/manifest.csv")
+IN = Path("data/filtered/manifest.csv")
 OUT = Path("data/flips")
 
 

@@ -26,6 +26,12 @@ def test_the_graph_is_the_competition_model():
     np.testing.assert_allclose(model(x), by_hand, rtol=1e-5, atol=1e-5)
 
 
+def test_the_seed_fixes_the_initial_weights():
+    a, b, c = build_fixed_model(123), build_fixed_model(123), build_fixed_model(124)
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    assert not all(np.array_equal(x, y) for x, y in zip(a.get_weights(), c.get_weights()))
+
+
 def test_the_recipe_is_adam_1e4_on_logits_batch_8_best_val_checkpoint():
     model = build_fixed_model()
     compile_fixed_model(model)

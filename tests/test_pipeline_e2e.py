@@ -18,13 +18,16 @@ pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 TINY = {
     "make_builtin": {"pool_per_class": 12, "test_per_class": 3, "writers": 4},
+    "vote_filter": {"train": {"members": ["lenet5", "allconv"], "folds": 2, "epochs": 1, "batch_size": 32,
+                              "learning_rate": 0.001, "seed": 1},
+                    "action": "review"},  # one epoch of training flags at random: report, do not remove
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
     "balance": {"per_class": 24},
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 1},
 }
-STAGES = ("make_builtin", "ingest", "clean", "standardize", "five_crop", "autoaugment", "flips", "balance",
+STAGES = ("make_builtin", "ingest", "clean", "standardize", "vote_train", "vote_filter", "five_crop", "autoaugment", "flips", "balance",
           "split", "package", "train_score")
 
 
@@ -71,6 +74,9 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     clean = metrics(root, "clean")
     assert clean["images_in"] == 120 and clean["images_out"] + clean["removed"] == 120
     assert metrics(root, "standardize")["per_kind"]["trim"] == clean["images_out"]  # trimmed variants added
+    vote = metrics(root, "vote_filter")
+    assert vote["originals"] == clean["images_out"] and vote["images_out"] == vote["images_in"]  # review keeps all
+    assert set(metrics(root, "vote_train")["oof_accuracy"]) == {"lenet5", "allconv"}
     assert metrics(root, "autoaugment")["images_out"] == 100
     balance = metrics(root, "balance")
     assert balance["images_out"] <= 240 and all(sum(k.values()) <= 24 for k in balance["per_class"].values())
@@ -106,6 +112,19 @@ def test_the_submission_has_the_competition_layout_and_traces_to_sources(project
     for row in rows:
         sides.setdefault(row["origin_id"], set()).add(row["split"])
     assert all(len(s) == 1 for s in sides.values())  # no transformed twin across train and val
+
+
+def test_changing_a_vote_threshold_does_not_retrain_the_vote_models(project):
+    root, env = project
+    original = (root / "params.yaml").read_text()
+    params = yaml.safe_load(original)
+    params["vote_filter"]["max_entropy"] = 2.0
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        status = json.loads(run([str(BIN / "dvc"), "status", "--json"], root, env))
+    finally:
+        (root / "params.yaml").write_text(original)
+    assert "vote_filter" in status and "vote_train" not in status
 
 
 def test_changing_train_score_params_reruns_only_train_score(project):

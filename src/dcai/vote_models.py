@@ -1,0 +1,84 @@
+"""The vote filter's ensemble: small members of five network families, for 32x32 inputs.
+
+The seed's team used ResNet34, AlexNet, LeNet5, an All-Convolutional Net and VGG-16;
+these keep each family's shape at a size a 2-core CPU trains in seconds. They are not
+the fixed model and are not bound by its recipe.
+"""
+import tensorflow as tf
+
+L = tf.keras.layers
+INPUT_SHAPE = (32, 32, 1)
+
+
+def _augmentation(seed: int) -> list:
+    """Light, label-preserving jitter, active in training only (ink is 1, paper 0: fill 0)."""
+    return [L.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
+            L.RandomRotation(0.04, fill_mode="constant", seed=seed + 1),
+            L.RandomZoom(0.1, fill_mode="constant", seed=seed + 2)]
+
+
+def lenet5() -> list:
+    return [L.Conv2D(6, 5, activation="relu"), L.AveragePooling2D(2), L.Conv2D(16, 5, activation="relu"),
+            L.AveragePooling2D(2), L.Flatten(), L.Dense(120, activation="relu"), L.Dense(84, activation="relu")]
+
+
+def alexnet() -> list:
+    return [L.Conv2D(32, 3, padding="same", activation="relu"), L.MaxPooling2D(),
+            L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(),
+            L.Conv2D(96, 3, padding="same", activation="relu"), L.Conv2D(96, 3, padding="same", activation="relu"),
+            L.Conv2D(64, 3, padding="same", activation="relu"), L.MaxPooling2D(),
+            L.Flatten(), L.Dropout(0.3), L.Dense(256, activation="relu"), L.Dropout(0.3)]
+
+
+def allconv() -> list:
+    """All-CNN: strided convolutions instead of pooling, global average at the end."""
+    return [L.Conv2D(32, 3, padding="same", activation="relu"), L.Conv2D(32, 3, strides=2, padding="same",
+                                                                        activation="relu"),
+            L.Conv2D(64, 3, padding="same", activation="relu"), L.Conv2D(64, 3, strides=2, padding="same",
+                                                                        activation="relu"),
+            L.Conv2D(64, 3, padding="same", activation="relu"), L.Conv2D(64, 1, activation="relu"),
+            L.GlobalAveragePooling2D()]
+
+
+def vgg() -> list:
+    layers = []
+    for width in (32, 64, 128):
+        for _ in range(2):
+            layers += [L.Conv2D(width, 3, padding="same", use_bias=False), L.BatchNormalization(), L.ReLU()]
+        layers.append(L.MaxPooling2D())
+    return layers + [L.Flatten(), L.Dropout(0.3), L.Dense(128, activation="relu")]
+
+
+def _resnet(inputs):
+    x = L.Conv2D(32, 3, padding="same", use_bias=False)(inputs)
+    x = L.ReLU()(L.BatchNormalization()(x))
+    for width, stride in ((32, 1), (64, 2), (128, 2)):
+        shortcut = x
+        y = L.Conv2D(width, 3, strides=stride, padding="same", use_bias=False)(x)
+        y = L.ReLU()(L.BatchNormalization()(y))
+        y = L.BatchNormalization()(L.Conv2D(width, 3, padding="same", use_bias=False)(y))
+        if stride != 1 or shortcut.shape[-1] != width:
+            shortcut = L.BatchNormalization()(L.Conv2D(width, 1, strides=stride, use_bias=False)(shortcut))
+        x = L.ReLU()(L.Add()([y, shortcut]))
+    return L.GlobalAveragePooling2D()(x)
+
+
+SEQUENTIAL_MEMBERS = {"lenet5": lenet5, "alexnet": alexnet, "allconv": allconv, "vgg": vgg}
+MEMBERS = (*SEQUENTIAL_MEMBERS, "resnet")
+
+
+def build_member(name: str, n_classes: int, seed: int) -> tf.keras.Model:
+    if name not in MEMBERS:
+        raise ValueError(f"vote_filter member {name!r} is not one of {MEMBERS}")
+    tf.keras.utils.set_random_seed(seed)  # seeds Keras's initializers too, not only TensorFlow's ops
+    inputs = tf.keras.Input(INPUT_SHAPE)
+    x = inputs
+    for layer in _augmentation(seed):
+        x = layer(x)
+    if name == "resnet":
+        x = _resnet(x)
+    else:
+        for layer in SEQUENTIAL_MEMBERS[name]():
+            x = layer(x)
+    outputs = L.Dense(n_classes)(x)
+    return tf.keras.Model(inputs, outputs, name=name)

@@ -1,0 +1,48 @@
+"""Stage vote_filter: flag, then remove / relabel / keep, by the out-of-fold votes."""
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dcai.atomic import write_json
+from dcai.manifest import count_by, read_manifest, write_manifest
+from dcai.params import load_params
+from dcai.reports import write_rows_csv
+from dcai.review import write_review
+from dcai.vote import VoteRules, apply_verdicts, decide, flag
+
+IN = Path("data/standardized/manifest.csv")
+VOTES = Path("data/vote/oof.npz")
+OUT = Path("data/filtered/manifest.csv")
+REPORT = Path("reports/vote_filter.csv")
+
+
+def main() -> int:
+    p = load_params("vote_filter")
+    try:
+        rules = VoteRules(p["method"], p["min_label_prob"], p["max_entropy"], p["action"], p["relabel_min_prob"])
+    except ValueError as err:
+        print(f"vote_filter: {err}", file=sys.stderr)
+        return 1
+    votes = np.load(VOTES)
+    probs, labels, ids = votes["probs"], votes["labels"], [str(i) for i in votes["ids"]]
+    flags = flag(probs, labels, rules)
+    actions = decide(probs, labels, flags, rules)
+    rows = read_manifest(IN)
+    kept, per_image = apply_verdicts(rows, ids, probs, labels, flags, actions, [str(m) for m in votes["members"]])
+    write_manifest(OUT, kept)
+    write_rows_csv(REPORT, per_image, tuple(per_image[0]) if per_image else ("id",))
+    flagged = [r for r in per_image if r["flag"]]
+    write_review([{**r, "reason": f"labelled {r['label']}, ensemble says {r['ensemble']}"} for r in flagged],
+                 Path("reports/vote_flagged"), "Flagged by the vote filter", group_by="reason")
+    write_json("metrics/vote_filter.json", {
+        "method": rules.method, "action": rules.action, "originals": len(ids), "flagged": len(flagged),
+        "flagged_per_class": count_by(flagged, "label"), "flagged_by_kind": count_by(flagged, "flag"),
+        "actions": count_by(per_image, "action"), "images_in": len(rows), "images_out": len(kept),
+    })
+    print(f"vote_filter: {len(flagged)} of {len(ids)} originals flagged; {len(rows) - len(kept)} images removed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Stage vote_train: out-of-fold class probabilities of every original, from every member."""
+from pathlib import Path
+
+import numpy as np
+
+from dcai.atomic import atomic_dir, write_json
+from dcai.manifest import read_manifest
+from dcai.params import load_params
+from dcai.vote import images_for_members, label_indices, member_agreement, out_of_fold_probs, stratified_folds
+
+IN = Path("data/standardized/manifest.csv")
+OUT = Path("data/vote")
+MODELS = Path("models/vote")
+
+
+def main() -> None:
+    p = load_params("vote_filter")["train"]
+    rows = [r for r in read_manifest(IN) if r["kind"] == "original"]
+    labels = label_indices(rows)
+    folds = stratified_folds(labels, p["folds"], p["seed"])
+    x = images_for_members([r["path"] for r in rows])
+    with atomic_dir(MODELS) as models_tmp:
+        result = out_of_fold_probs(
+            x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"], p["seed"],
+            save_weights=lambda model, name, fold: model.save_weights(models_tmp / f"{name}_fold{fold}.weights.h5"))
+    probs = result["probs"]
+    with atomic_dir(OUT) as tmp:
+        np.savez_compressed(tmp / "oof.npz", probs=probs, labels=labels, folds=folds,
+                            ids=np.array([r["id"] for r in rows]), members=np.array(p["members"]))
+    ensemble = probs.mean(axis=0).argmax(axis=1)
+    write_json("metrics/vote_train.json", {
+        "images": len(rows), "folds": p["folds"], "members": p["members"],
+        "oof_accuracy": {name: round(float((probs[m].argmax(1) == labels).mean()), 4)
+                         for m, name in enumerate(p["members"])},
+        "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
+        "member_agreement": member_agreement(probs), "seconds_per_member": result["seconds"],
+    })
+    print(f"vote_train: out-of-fold accuracy of the ensemble {float((ensemble == labels).mean()):.3f}")
+
+
+if __name__ == "__main__":
+    main()

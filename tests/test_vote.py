@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+
+from dcai.classes import CLASSES
+from dcai.vote import (NOISY, AMBIGUOUS, VoteRules, apply_verdicts, decide, flag, member_agreement,
+                       out_of_fold_probs, stratified_folds)
+
+RULES = VoteRules(method="vote", min_label_prob=0.2, max_entropy=1.5, action="remove", relabel_min_prob=0.9)
+
+
+def one_hot_probs(votes_per_member: list[list[int]], confidence: float = 0.9) -> np.ndarray:
+    """members x N x 10 probabilities that put `confidence` on each member's vote."""
+    votes = np.array(votes_per_member)
+    probs = np.full((*votes.shape, 10), (1 - confidence) / 9, np.float32)
+    for m in range(votes.shape[0]):
+        probs[m, np.arange(votes.shape[1]), votes[m]] = confidence
+    return probs
+
+
+def test_folds_are_stratified_and_cover_everything():
+    labels = np.repeat(np.arange(10), [30, 31, 29, 30, 30, 28, 32, 30, 30, 30])
+    folds = stratified_folds(labels, 5, seed=0)
+    assert set(folds.tolist()) == set(range(5))
+    for c in range(10):
+        counts = np.bincount(folds[labels == c], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    assert np.bincount(folds).max() - np.bincount(folds).min() <= 1
+    assert (stratified_folds(labels, 5, seed=0) == folds).all() and (stratified_folds(labels, 5, seed=1) != folds).any()
+
+
+def test_no_image_is_predicted_by_a_model_that_saw_it():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 4)
+    x = rng.uniform(0, 1, (40, 32, 32, 1)).astype(np.float32)
+    folds = stratified_folds(labels, 4, seed=2)
+    seen = []
+    result = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=1, batch_size=16, learning_rate=1e-3, seed=3,
+                               save_weights=lambda model, name, fold: seen.append((name, fold)))
+    assert seen == [("lenet5", f) for f in range(4)]
+    for i in range(40):
+        assert i not in set(result["train_index"][folds[i]].tolist())
+        assert set(result["train_index"][folds[i]].tolist()) | {j for j in range(40) if folds[j] == folds[i]} == set(range(40))
+    np.testing.assert_allclose(result["probs"].sum(axis=2), 1.0, rtol=1e-5)  # every image was predicted
+    again = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=1, batch_size=16, learning_rate=1e-3, seed=3)
+    np.testing.assert_allclose(again["probs"], result["probs"], atol=1e-5)  # a fixed seed repeats
+
+
+def test_vote_rules_flag_low_label_probability_majorities_and_ambiguity():
+    labels = np.array([0, 0, 0, 0])
+    probs = one_hot_probs([[0, 1, 0, 0], [0, 1, 2, 0], [0, 1, 2, 0]])
+    probs[:, 3] = 0.08
+    probs[:, 3, 0] = 0.28  # the given label leads, but barely: ambiguous
+    flags = flag(probs, labels, RULES)
+    assert flags[0] is None
+    assert flags[1][0] == NOISY and "p[i]=0.01" in flags[1][1]
+    assert flags[2][0] == NOISY and flags[2][1] == "2 of 3 members vote iii"
+    assert flags[3][0] == AMBIGUOUS
+    lenient = VoteRules("vote", min_label_prob=0.0, max_entropy=3.0, action="remove", relabel_min_prob=0.9)
+    assert flag(probs, labels, lenient)[1][1] == "3 of 3 members vote ii"
+    assert flag(probs, labels, lenient)[3] is None
+
+
+def test_actions_remove_relabel_only_when_confident_or_review():
+    labels = np.array([0, 0, 0])
+    probs = one_hot_probs([[0, 4, 4], [0, 4, 5]], confidence=0.95)
+    flags = [None, (NOISY, "x"), (NOISY, "y")]
+    relabel = VoteRules("vote", 0.2, 1.5, "relabel", relabel_min_prob=0.9)
+    assert decide(probs, labels, flags, relabel) == [("keep", None), ("relabel", "v"), ("remove", None)]
+    review = VoteRules("vote", 0.2, 1.5, "review", 0.9)
+    assert decide(probs, labels, flags, review) == [("keep", None), ("review", None), ("review", None)]
+    with pytest.raises(ValueError, match="action"):
+        VoteRules("vote", 0.2, 1.5, "delete", 0.9)
+
+
+def test_the_cleanlab_path_finds_planted_errors():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 20)
+    probs = np.full((1, 200, 10), 0.01, np.float32)
+    probs[0, np.arange(200), labels] = 0.91
+    planted = rng.choice(200, 10, replace=False)
+    given = labels.copy()
+    given[planted] = (labels[planted] + 1) % 10
+    flags = flag(probs, given, VoteRules("cleanlab", 0.2, 1.5, "remove", 0.9))
+    assert {i for i, f in enumerate(flags) if f} == set(planted.tolist())
+
+
+def test_verdicts_follow_the_original_to_its_derived_images():
+    rows = [{"id": "a", "origin_id": "a", "label": "i", "transforms": "", "path": "a.png"},
+            {"id": "a-trim", "origin_id": "a", "label": "i", "transforms": "trim_to_ink", "path": "t.png"},
+            {"id": "b", "origin_id": "b", "label": "i", "transforms": "", "path": "b.png"},
+            {"id": "b-trim", "origin_id": "b", "label": "i", "transforms": "trim_to_ink", "path": "u.png"}]
+    probs = one_hot_probs([[4, 0]])
+    kept, report = apply_verdicts(rows, ["a", "b"], probs, np.array([0, 0]), [(NOISY, "r"), (NOISY, "r")],
+                                  [("relabel", "v"), ("remove", None)], ["lenet5"])
+    assert [(r["id"], r["label"]) for r in kept] == [("a", "v"), ("a-trim", "v")]
+    assert kept[1]["transforms"] == "trim_to_ink;vote_relabel_to_v"
+    assert report[0]["ensemble"] == "v" and report[0]["vote_lenet5"] == "v" and report[1]["action"] == "remove"
+    assert member_agreement(one_hot_probs([[0, 1, 2, 3], [0, 1, 2, 4]])) == 0.75
+    assert CLASSES[4] == "v"
