@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from dcai.atomic import write_json
+from dcai.corrections import kept_by_a_person
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
@@ -29,7 +30,9 @@ def main() -> int:
     flags = flag(probs, labels, rules)
     actions = decide(probs, labels, flags, rules)
     rows = read_manifest(IN)
-    kept, per_image = apply_verdicts(rows, ids, probs, labels, flags, actions, [str(m) for m in votes["members"]])
+    exempt = frozenset(kept_by_a_person(load_params("clean")["corrections"], rows))
+    kept, per_image = apply_verdicts(rows, ids, probs, labels, flags, actions, [str(m) for m in votes["members"]],
+                                     exempt)
     write_manifest(OUT, kept)
     write_rows_csv(REPORT, per_image, tuple(per_image[0]) if per_image else ("id",))
     flagged = [r for r in per_image if r["flag"]]

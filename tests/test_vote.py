@@ -95,5 +95,9 @@ def test_verdicts_follow_the_original_to_its_derived_images():
     assert [(r["id"], r["label"]) for r in kept] == [("a", "v"), ("a-trim", "v")]
     assert kept[1]["transforms"] == "trim_to_ink;vote_relabel_to_v"
     assert report[0]["ensemble"] == "v" and report[0]["vote_lenet5"] == "v" and report[1]["action"] == "remove"
+    kept, report = apply_verdicts(rows, ["a", "b"], probs, np.array([0, 0]), [(NOISY, "r"), (NOISY, "r")],
+                                  [("relabel", "v"), ("remove", None)], ["lenet5"], exempt=frozenset({"b"}))
+    assert [(r["id"], r["label"]) for r in kept] == [("a", "v"), ("a-trim", "v"), ("b", "i"), ("b-trim", "i")]
+    assert report[1]["action"] == "keep (corrections)"
     assert member_agreement(one_hot_probs([[0, 1, 2, 3], [0, 1, 2, 4]])) == 0.75
     assert CLASSES[4] == "v"

@@ -68,8 +68,9 @@ def load_corrections(path: str | Path) -> list[Correction]:
     return out
 
 
-def match_corrections(corrections: list[Correction], rows: list[dict]) -> dict[str, Correction]:
-    """Map image id -> its correction; raise naming every entry that matches no image."""
+def match_corrections(corrections: list[Correction], rows: list[dict], strict: bool = True) -> dict[str, Correction]:
+    """Map image id -> its correction; raise naming every entry that matches no image
+    (unless not `strict`: later stages see only the images clean kept)."""
     by_id = {r["id"]: r for r in rows}
     matched, unknown = {}, []
     for c in corrections:
@@ -84,6 +85,11 @@ def match_corrections(corrections: list[Correction], rows: list[dict]) -> dict[s
             if uid in matched and matched[uid] != c:
                 raise CorrectionsError(f"image {uid} has two different corrections ({matched[uid].key}, {c.key})")
             matched[uid] = c
-    if unknown:
+    if unknown and strict:
         raise CorrectionsError(f"corrections name images that are not in the dataset: {', '.join(unknown)}")
     return matched
+
+
+def kept_by_a_person(path: str | Path, rows: list[dict]) -> set[str]:
+    """Ids a reviewer marked `keep: true`: no automatic filter may remove them."""
+    return {uid for uid, c in match_corrections(load_corrections(path), rows, strict=False).items() if c.keep}

@@ -147,16 +147,17 @@ def label_indices(rows: list[dict]) -> np.ndarray:
 
 
 def apply_verdicts(rows: list[dict], ids: list[str], probs: np.ndarray, labels: np.ndarray, flags: list,
-                   actions: list, members: list[str]) -> tuple[list[dict], list[dict]]:
+                   actions: list, members: list[str], exempt: frozenset = frozenset()) -> tuple[list, list]:
     """Carry each original's verdict to every image derived from it (by origin_id).
 
+    Images a person marked `keep` (`exempt`) keep their label whatever the vote.
     Returns (rows kept, possibly relabelled; one report row per voted original).
     """
     mean = probs.mean(axis=0)
     verdict = {}
     report = []
     for i, uid in enumerate(ids):
-        action, new_label = actions[i]
+        action, new_label = ("keep (corrections)", None) if uid in exempt and flags[i] else actions[i]
         verdict[uid] = (action, new_label)
         report.append({
             "id": uid, "label": CLASSES[labels[i]], "ensemble": CLASSES[int(mean[i].argmax())],
