@@ -31,6 +31,11 @@ def test_wide_images_become_squares_around_the_ink_and_keep_the_numeral_whole():
     assert square_crop_around_ink(tall, ink_mask(tall, 128)).size == (100, 100)
     padded, transform = standardize_aspect(image, ink_mask(image, 128), 1.75, "pad")
     assert transform == "aspect_pad" and padded.size == (300, 300) and np.asarray(padded)[0, 0] == 255
+    wide_ink = np.full((100, 300), 255, np.uint8)
+    wide_ink[40:60, 20:280] = 0  # a numeral wider than the square would be cut: padded instead
+    out, transform = standardize_aspect(Image.fromarray(wide_ink), wide_ink < 128, 1.75, "crop")
+    assert transform == "aspect_pad_to_keep_ink" and out.size == (300, 300)
+    assert (np.asarray(out) < 128).sum() == 20 * 260
     same, transform = standardize_aspect(numeral_image(120, 100), None, 1.75, "crop")
     assert transform is None and same.size == (120, 100)
     assert pad_to_square(Image.new("L", (10, 4), 0)).size == (10, 10)

@@ -32,6 +32,16 @@ def _window_start(length: int, side: int, centre: float | None, span: tuple[int,
     return int(round(min(max(start, 0), length - side)))
 
 
+def ink_fits_a_square(size: tuple[int, int], mask) -> bool:
+    """Does the ink's extent along the long side fit in a square of the short side?"""
+    bbox = ink_bbox(mask)
+    if bbox is None:
+        return True
+    w, h = size
+    extent = bbox[2] - bbox[0] if w >= h else bbox[3] - bbox[1]
+    return extent <= min(w, h)
+
+
 def square_crop_around_ink(image: Image.Image, mask) -> Image.Image:
     w, h = image.size
     side = min(w, h)
@@ -54,7 +64,10 @@ def standardize_aspect(image: Image.Image, mask, max_aspect: float, mode: str) -
     if aspect_ratio(image.size) <= max_aspect:
         return image, None
     if mode == "crop":
-        return square_crop_around_ink(image, mask), "aspect_crop"
+        if ink_fits_a_square(image.size, mask):
+            return square_crop_around_ink(image, mask), "aspect_crop"
+        # a crop would cut strokes (VIII becoming VII): pad instead, the numeral stays whole
+        return pad_to_square(image), "aspect_pad_to_keep_ink"
     if mode == "pad":
         return pad_to_square(image), "aspect_pad"
     raise ValueError(f"standardize.mode must be crop or pad, not {mode!r}")
