@@ -27,10 +27,33 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 def images_for_members(paths: list[str]) -> np.ndarray:
-    """(N, 32, 32, 1) float32, ink 1 and paper 0, from the same 32x32 resize as the fixed model."""
+    """(N, 32, 32, 1) float32, ink 1 and paper 0, each image scaled so its darkest ink is 1
+    (faint pencil and heavy marker look alike to the members)."""
     from .images import decode_like_loader
 
-    return 1.0 - decode_like_loader(paths)[..., :1] / 255.0
+    ink = 1.0 - decode_like_loader(paths)[..., :1] / 255.0
+    return ink / np.maximum(ink.max(axis=(1, 2, 3), keepdims=True), 1e-6)
+
+
+def jittered_batches(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int, shift: int):
+    """`epochs` reshuffled passes, each image shifted by up to `shift` pixels.
+
+    The shift is a stateless random crop of a padded image, seeded by the image's place in
+    the stream, so the same seed gives the same batches, and the model itself stays free
+    of random layers (which XLA cannot compile).
+    """
+    import tensorflow as tf
+
+    size = x.shape[1:]
+
+    def jitter(index, example):
+        image, label = example
+        padded = tf.pad(image, [[shift, shift], [shift, shift], [0, 0]])
+        crop_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        return tf.image.stateless_random_crop(padded, size, seed=crop_seed), label
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.repeat(epochs).enumerate().map(jitter).batch(batch_size).prefetch(2)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -39,7 +62,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: np.ndarray, epochs: int,
-                      batch_size: int, learning_rate: float, seed: int, save_weights=None) -> dict:
+                      batch_size: int, learning_rate: float, seed: int, shift: int = 3, save_weights=None) -> dict:
     """Train every member on every fold's complement and predict the fold.
 
     Returns probs (members x N x classes), the training indices of each fold's models,
@@ -61,9 +84,8 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
             model = build_member(name, len(CLASSES), seed + 100 * m + f)
             model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                           loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
-            train = (tf.data.Dataset.from_tensor_slices((x[train_index[f]], y[train_index[f]]))
-                     .shuffle(len(train_index[f]), seed=seed + f).batch(batch_size).prefetch(2))
-            model.fit(train, epochs=epochs, verbose=0)
+            model.fit(jittered_batches(x[train_index[f]], y[train_index[f]], epochs, batch_size, seed + f, shift),
+                      verbose=0)
             probs[m, held_out] = _softmax(model.predict(x[held_out], batch_size=256, verbose=0))
             if save_weights:
                 save_weights(model, name, f)

@@ -10,13 +10,6 @@ L = tf.keras.layers
 INPUT_SHAPE = (32, 32, 1)
 
 
-def _augmentation(seed: int) -> list:
-    """Light, label-preserving jitter, active in training only (ink is 1, paper 0: fill 0)."""
-    return [L.RandomTranslation(0.1, 0.1, fill_mode="constant", seed=seed),
-            L.RandomRotation(0.04, fill_mode="constant", seed=seed + 1),
-            L.RandomZoom(0.1, fill_mode="constant", seed=seed + 2)]
-
-
 def lenet5() -> list:
     return [L.Conv2D(6, 5, activation="relu"), L.AveragePooling2D(2), L.Conv2D(16, 5, activation="relu"),
             L.AveragePooling2D(2), L.Flatten(), L.Dense(120, activation="relu"), L.Dense(84, activation="relu")]
@@ -73,8 +66,6 @@ def build_member(name: str, n_classes: int, seed: int) -> tf.keras.Model:
     tf.keras.utils.set_random_seed(seed)  # seeds Keras's initializers too, not only TensorFlow's ops
     inputs = tf.keras.Input(INPUT_SHAPE)
     x = inputs
-    for layer in _augmentation(seed):
-        x = layer(x)
     if name == "resnet":
         x = _resnet(x)
     else:
