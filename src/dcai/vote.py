@@ -85,7 +85,7 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
             model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                           loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
             model.fit(jittered_batches(x[train_index[f]], y[train_index[f]], epochs, batch_size, seed + f, shift),
-                      verbose=0)
+                      shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
             probs[m, held_out] = _softmax(model.predict(x[held_out], batch_size=256, verbose=0))
             if save_weights:
                 save_weights(model, name, f)
