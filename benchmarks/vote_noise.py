@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/vote_noise.json"))
     parser.add_argument("--retrain", action="store_true", help="ignore the cached probabilities next to --out")
+    parser.add_argument("--min-label-prob", type=float, help="override vote_filter.min_label_prob")
+    parser.add_argument("--max-entropy", type=float, help="override vote_filter.max_entropy")
     args = parser.parse_args()
     p = load_params("vote_filter")
     t = p["train"]
@@ -87,7 +89,9 @@ def main() -> None:
         np.savez_compressed(cache, probs=probs, wall=wall)
     table = {}
     for method in ("vote", "cleanlab"):
-        rules = VoteRules(method, p["min_label_prob"], p["max_entropy"], "remove", p["relabel_min_prob"])
+        rules = VoteRules(method, args.min_label_prob if args.min_label_prob is not None else p["min_label_prob"],
+                          args.max_entropy if args.max_entropy is not None else p["max_entropy"],
+                          "remove", p["relabel_min_prob"])
         table[f"{method} ensemble ({len(t['members'])})"] = precision_recall(flag(probs, noisy, rules), planted)
         for m, name in enumerate(t["members"]):
             table[f"{method} {name} alone"] = precision_recall(flag(probs[m:m + 1], noisy, rules), planted)
