@@ -63,7 +63,7 @@ def run_fast(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> d
 
     speed = load_params("train_score")["speed"]
     set_threads(speed["intra_op_threads"], speed["inter_op_threads"])
-    scores, _ = train_and_score(data, {"test": test}, epochs, seed, weights, speed)
+    scores, _, _ = train_and_score(data, {"test": test}, epochs, seed, weights, speed)
     return {"ms_per_step": scores["train"]["ms_per_step"], "seconds": scores["train"]["seconds"],
             "test_accuracy": scores["test"]["test"]["accuracy"]}
 

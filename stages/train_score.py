@@ -5,6 +5,7 @@ from pathlib import Path
 # dcai first: it quiets TensorFlow's start-up log before dvclive.keras imports TensorFlow
 from dcai.atomic import write_json
 from dcai.params import load_params
+from dcai.review import contact_sheet
 from dcai.train_score import set_threads, train_and_score
 from dvclive import Live  # noqa: I001
 from dvclive.keras import DVCLiveCallback
@@ -12,6 +13,7 @@ from dvclive.keras import DVCLiveCallback
 SUBMISSION = Path("data/submission")
 WEIGHTS = Path("models/best.weights.h5")
 LIVE_DIR = Path("metrics/train")
+ERRORS = Path("reports/errors")
 
 
 def main() -> int:
@@ -23,10 +25,13 @@ def main() -> int:
         print(f"train_score: test set folder not found: {', '.join(missing)}", file=sys.stderr)
         return 1
     with Live(dir=str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False) as live:
-        scores, confusion = train_and_score(SUBMISSION, test_sets, p["epochs"], p["seed"], WEIGHTS,
-                                            p["speed"], callbacks=[DVCLiveCallback(live=live)])
+        scores, confusion, errors = train_and_score(SUBMISSION, test_sets, p["epochs"], p["seed"], WEIGHTS,
+                                                    p["speed"], callbacks=[DVCLiveCallback(live=live)])
     for name, rows in confusion.items():
         write_json(f"metrics/confusion/{name}.json", rows)
+    ERRORS.mkdir(parents=True, exist_ok=True)
+    for name, rows in errors.items():  # "true>predicted p" under each image the model got wrong
+        contact_sheet(rows, caption_key="caption").save(ERRORS / f"{name}.png")
     write_json("metrics/score.json", scores)
     summary = ", ".join(f"{n} {s.get('accuracy', 'n/a')}" for n, s in scores["test"].items())
     print(f"train_score: val {scores['val']['accuracy']}; test {summary}; "

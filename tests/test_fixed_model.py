@@ -7,7 +7,7 @@ from dcai.classes import CLASSES
 from dcai.fixed_model import (BATCH_SIZE, CUT_LAYER, LEARNING_RATE, PARAMETERS, best_val_checkpoint,
                               build_fixed_model, compile_fixed_model)
 from dcai.images import decode_like_loader, list_class_folder, load_class_folder
-from dcai.train_score import batches_per_pass, score_predictions, shuffled_batches, steps_per_call
+from dcai.train_score import batches_per_pass, misclassified, score_predictions, shuffled_batches, steps_per_call
 
 
 def test_the_graph_is_the_competition_model():
@@ -92,3 +92,10 @@ def test_a_test_set_may_lack_classes(make_class_tree):
     scores = score_predictions(logits, y)
     assert scores["accuracy"] == 0.75 and scores["per_class"] == {"ii": 1.0, "vi": 0.5}
     assert score_predictions(np.zeros((0, 10)), np.zeros(0, int)) == {"n": 0}
+
+
+def test_misclassified_images_are_listed_most_confident_first():
+    logits = np.log(np.array([[0.9] + [0.1 / 9] * 9, [0.2, 0.7] + [0.1 / 8] * 8, [0.1, 0.05, 0.85] + [0.0] * 7]) + 1e-9)
+    rows = misclassified(logits, np.array([0, 0, 1]), ["a.png", "b.png", "c.png"])
+    assert [(r["path"], r["true"], r["predicted"]) for r in rows] == [("c.png", "ii", "iii"), ("b.png", "i", "ii")]
+    assert rows[0]["caption"] == "ii>iii 0.85"

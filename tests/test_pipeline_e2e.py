@@ -93,6 +93,7 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert len(json.loads((root / "metrics" / "confusion" / "builtin.json").read_text())) == 30
     assert (root / "metrics" / "train" / "plots" / "metrics" / "eval" / "accuracy.tsv").is_file()
     assert (root / "reports" / "autoaugment_samples.png").is_file()
+    assert (root / "reports" / "errors" / "builtin.png").is_file()
 
 
 def test_the_submission_has_the_competition_layout_and_traces_to_sources(project):

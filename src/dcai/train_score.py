@@ -115,15 +115,27 @@ def confusion_rows(logits: np.ndarray, labels: np.ndarray) -> list[dict]:
     return [{"actual": CLASSES[a], "predicted": CLASSES[p]} for a, p in zip(labels, logits.argmax(axis=1))]
 
 
+def misclassified(logits: np.ndarray, labels: np.ndarray, paths: list[str]) -> list[dict]:
+    """The images a test set got wrong, most confident mistakes first, for a person to look at."""
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = z / z.sum(axis=1, keepdims=True)
+    wrong = [i for i in range(len(labels)) if probs[i].argmax() != labels[i]]
+    rows = [{"path": paths[i], "true": CLASSES[labels[i]], "predicted": CLASSES[int(probs[i].argmax())],
+             "p": round(float(probs[i].max()), 3)} for i in wrong]
+    for row in rows:
+        row["caption"] = f"{row['true']}>{row['predicted']} {row['p']:.2f}"
+    return sorted(rows, key=lambda r: -r["p"])
+
+
 def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, seed: int,
-                    weights_path: Path, speed: dict, callbacks: list | None = None) -> tuple[dict, dict]:
+                    weights_path: Path, speed: dict, callbacks: list | None = None) -> tuple[dict, dict, dict]:
     """Train on submission/train, pick the best epoch on submission/val, score every set.
 
-    Returns (scores, confusion rows per test set).
+    Returns (scores, confusion rows per test set, misclassified images per test set).
     """
     train_x, train_y, _ = load_class_folder(submission / "train")
     val_x, val_y, _ = load_class_folder(submission / "val")
-    tests = {name: load_class_folder(path)[:2] for name, path in test_sets.items()}
+    tests = {name: load_class_folder(path) for name, path in test_sets.items()}
 
     steps = batches_per_pass(len(train_x))
     chunk = steps_per_call(steps, speed["steps_per_execution"])
@@ -151,9 +163,10 @@ def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, s
         "val": score_predictions(model.predict(val_x, batch_size=BATCH_SIZE, verbose=0), val_y),
         "test": {},
     }
-    confusion = {}
-    for name, (x, y) in tests.items():
+    confusion, errors = {}, {}
+    for name, (x, y, paths) in tests.items():
         logits = model.predict(x, batch_size=BATCH_SIZE, verbose=0) if len(x) else np.zeros((0, len(CLASSES)))
         scores["test"][name] = score_predictions(logits, y)
         confusion[name] = confusion_rows(logits, y)
-    return scores, confusion
+        errors[name] = misclassified(logits, y, paths)
+    return scores, confusion, errors
