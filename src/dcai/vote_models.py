@@ -9,6 +9,14 @@ import tensorflow as tf
 
 L = tf.keras.layers
 INPUT_SHAPE = (32, 32, 1)
+# Members train for a few hundred steps only; with Keras's default momentum (0.99) the
+# batch-norm moving statistics are still stale then, and predictions at inference time
+# fall to chance (measured on the built-in pool: resnet 0.12, vgg 0.13 out-of-fold).
+BN_MOMENTUM = 0.9
+
+
+def _bn():
+    return L.BatchNormalization(momentum=BN_MOMENTUM)
 
 
 def lenet5() -> list:
@@ -37,10 +45,10 @@ def allconv() -> list:
 
 def vgg() -> list:
     """Stacks of 3x3 convolutions with batch norm between poolings."""
-    layers = [L.Conv2D(12, 3, padding="same", use_bias=False), L.BatchNormalization(), L.ReLU(), L.MaxPooling2D()]
+    layers = [L.Conv2D(12, 3, padding="same", use_bias=False), _bn(), L.ReLU(), L.MaxPooling2D()]
     for width in (24, 48):
         for _ in range(2):
-            layers += [L.Conv2D(width, 3, padding="same", use_bias=False), L.BatchNormalization(), L.ReLU()]
+            layers += [L.Conv2D(width, 3, padding="same", use_bias=False), _bn(), L.ReLU()]
         layers.append(L.MaxPooling2D())
     return layers + [L.Flatten(), L.Dropout(0.3), L.Dense(128, activation="relu")]
 
@@ -48,14 +56,14 @@ def vgg() -> list:
 def _resnet(inputs):
     """A strided stem, then three stages of one residual block each."""
     x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False)(inputs)
-    x = L.ReLU()(L.BatchNormalization()(x))
+    x = L.ReLU()(_bn()(x))
     for width, stride in ((16, 1), (32, 2), (64, 2)):
         shortcut = x
         y = L.Conv2D(width, 3, strides=stride, padding="same", use_bias=False)(x)
-        y = L.ReLU()(L.BatchNormalization()(y))
-        y = L.BatchNormalization()(L.Conv2D(width, 3, padding="same", use_bias=False)(y))
+        y = L.ReLU()(_bn()(y))
+        y = _bn()(L.Conv2D(width, 3, padding="same", use_bias=False)(y))
         if stride != 1 or shortcut.shape[-1] != width:
-            shortcut = L.BatchNormalization()(L.Conv2D(width, 1, strides=stride, use_bias=False)(shortcut))
+            shortcut = _bn()(L.Conv2D(width, 1, strides=stride, use_bias=False)(shortcut))
         x = L.ReLU()(L.Add()([y, shortcut]))
     return L.GlobalAveragePooling2D()(x)
 
