@@ -7,7 +7,7 @@ from dcai.atomic import atomic_dir, write_json
 from dcai.autoaugment import generate_augmented
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
-from dcai.review import contact_sheet
+from dcai.review import contact_sheet, group_rows
 
 IN = Path("data/filtered/manifest.csv")
 OUT = Path("data/autoaugment")
@@ -28,20 +28,13 @@ def main() -> int:
         return 1
     sample = []
     rng = random.Random(p["seed"])
-    for label, members in sorted(_by_label(out).items()):
+    for members in group_rows(out, "label").values():
         sample += rng.sample(members, min(SAMPLES_PER_CLASS, len(members)))
     SAMPLES.parent.mkdir(parents=True, exist_ok=True)
     contact_sheet(sample, caption_key="label", columns=SAMPLES_PER_CLASS).save(SAMPLES)
     write_json("metrics/autoaugment.json", {**counts, "images_out": len(out), "per_class": count_by(out, "label")})
     print(f"autoaugment: {len(out)} images; samples in {SAMPLES}")
     return 0
-
-
-def _by_label(rows):
-    groups = {}
-    for row in rows:
-        groups.setdefault(row["label"], []).append(row)
-    return groups
 
 
 if __name__ == "__main__":

@@ -74,9 +74,7 @@ def _walk_files(folder: Path):
 def _class_folder_candidates(source: Source, folder: Path, original_split: str):
     for entry in sorted(folder.iterdir()):
         if entry.is_file():
-            reason = ("hidden or system file" if _is_system_file(entry)
-                      else "not inside a class folder")
-            yield Candidate(source, entry, None, original_split, reason)
+            yield Candidate(source, entry, None, original_split, _stray_file_reason(entry))
             continue
         label = normalize_class(entry.name)
         for path in _walk_files(entry):
@@ -93,6 +91,11 @@ def _is_system_file(path: Path) -> bool:
     return path.name.startswith(".") or path.name.lower() in SYSTEM_FILES
 
 
+def _stray_file_reason(path: Path) -> str:
+    """Why a file lying outside any class folder is skipped."""
+    return "hidden or system file" if _is_system_file(path) else "not inside a class folder"
+
+
 def find_candidates(source: Source):
     """Every file under a source, in a stable order, with its class and original split."""
     subdirs = {p.name.lower(): p for p in source.root.iterdir() if p.is_dir()}
@@ -102,8 +105,7 @@ def find_candidates(source: Source):
             if entry.is_dir() and split in SPLIT_FOLDERS:
                 yield from _class_folder_candidates(source, entry, split)
             elif entry.is_file():
-                yield Candidate(source, entry, None, "", "hidden or system file" if _is_system_file(entry)
-                                else "not inside a class folder")
+                yield Candidate(source, entry, None, "", _stray_file_reason(entry))
     else:
         yield from _class_folder_candidates(source, source.root, "")
 

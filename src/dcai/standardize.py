@@ -104,11 +104,13 @@ def standardize_rows(rows: list[dict], p: dict, images_dir: Path, prefix: str) -
     for row in tqdm(rows, desc="standardize", unit="image", mininterval=1.0):
         image = Image.open(row["path"])
         image.load()
-        image, transform = standardize_aspect(image, ink_mask(image, p["ink_threshold"]), p["max_aspect"], p["mode"])
+        mask = ink_mask(image, p["ink_threshold"])
+        image, transform = standardize_aspect(image, mask, p["max_aspect"], p["mode"])
         if transform:
             row = _replaced(row, image, transform, images_dir, prefix)
             changed.append(row)
-        trim = trim_to_ink(image, ink_mask(image, p["ink_threshold"]), p["trim_margin"]) if p["trim"] != "off" else None
+            mask = ink_mask(image, p["ink_threshold"])  # the ink of the squared image
+        trim = trim_to_ink(image, mask, p["trim_margin"]) if p["trim"] != "off" else None
         if trim is None:
             out.append(row)
         elif p["trim"] == "replace":

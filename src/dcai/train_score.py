@@ -14,6 +14,7 @@ import tensorflow as tf
 from .classes import CLASSES
 from .fixed_model import BATCH_SIZE, best_val_checkpoint, build_fixed_model, compile_fixed_model
 from .images import load_class_folder
+from .probabilities import log_softmax, softmax
 
 
 def set_threads(intra_op: int, inter_op: int) -> None:
@@ -94,8 +95,7 @@ def score_predictions(logits: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, cross-entropy loss and per-class accuracy (classes absent are left out)."""
     if len(labels) == 0:
         return {"n": 0}
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = log_softmax(logits)
     predicted = logits.argmax(axis=1)
     per_class = {}
     for k, name in enumerate(CLASSES):
@@ -117,8 +117,7 @@ def confusion_rows(logits: np.ndarray, labels: np.ndarray) -> list[dict]:
 
 def misclassified(logits: np.ndarray, labels: np.ndarray, paths: list[str]) -> list[dict]:
     """The images a test set got wrong, most confident mistakes first, for a person to look at."""
-    z = np.exp(logits - logits.max(axis=1, keepdims=True))
-    probs = z / z.sum(axis=1, keepdims=True)
+    probs = softmax(logits)
     wrong = [i for i in range(len(labels)) if probs[i].argmax() != labels[i]]
     rows = [{"path": paths[i], "true": CLASSES[labels[i]], "predicted": CLASSES[int(probs[i].argmax())],
              "p": round(float(probs[i].max()), 3)} for i in wrong]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .classes import CLASS_INDEX, CLASSES
+from .probabilities import softmax
 
 NOISY, AMBIGUOUS = "noisy", "ambiguous"
 
@@ -56,11 +57,6 @@ def jittered_batches(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
     return ds.repeat(epochs).enumerate().map(jitter).batch(batch_size).prefetch(2)
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
-
-
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: np.ndarray, epochs: int,
                       batch_size: int, learning_rate: float, seed: int, shift: int = 3, save_weights=None) -> dict:
     """Train every member on every fold's complement and predict the fold.
@@ -86,7 +82,7 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
                           loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
             model.fit(jittered_batches(x[train_index[f]], y[train_index[f]], epochs, batch_size, seed + f, shift),
                       shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
-            probs[m, held_out] = _softmax(model.predict(x[held_out], batch_size=256, verbose=0))
+            probs[m, held_out] = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
             if save_weights:
                 save_weights(model, name, f)
         seconds[name] = round(time.perf_counter() - start, 1)
