@@ -1,4 +1,8 @@
-"""Stage train_score: data/submission -> models/best.weights.h5, metrics/score.json, curves."""
+"""Stage train_score: data/submission -> models/best.weights.h5, metrics/score.json, curves.
+
+Trains the fixed model once per seed in train_score.seeds; scores are reported per seed and
+as mean/std/min/max, because one 100-epoch run moves by a few points from run to run.
+"""
 import sys
 from pathlib import Path
 
@@ -6,7 +10,7 @@ from pathlib import Path
 from dcai.atomic import write_json
 from dcai.params import load_params
 from dcai.review import contact_sheet
-from dcai.train_score import set_threads, train_and_score
+from dcai.train_score import set_threads, summarize_seeds, train_and_score
 from dvclive import Live  # noqa: I001
 from dvclive.keras import DVCLiveCallback
 
@@ -24,18 +28,28 @@ def main() -> int:
     if missing:
         print(f"train_score: test set folder not found: {', '.join(missing)}", file=sys.stderr)
         return 1
-    with Live(dir=str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False) as live:
-        scores, confusion, errors = train_and_score(SUBMISSION, test_sets, p["epochs"], p["seed"], WEIGHTS,
-                                                    p["speed"], callbacks=[DVCLiveCallback(live=live)])
-    for name, rows in confusion.items():
+    per_seed = {}
+    for k, seed in enumerate(p["seeds"]):
+        # The first seed's weights, confusion and gallery are kept; later seeds add their scores.
+        weights = WEIGHTS if k == 0 else WEIGHTS.with_name(f".seed_{seed}.weights.h5")
+        print(f"train_score: seed {seed} ({k + 1} of {len(p['seeds'])})", flush=True)
+        with Live(dir=str(LIVE_DIR / f"seed_{seed}"), dvcyaml=None, save_dvc_exp=False) as live:
+            scores, confusion, errors = train_and_score(SUBMISSION, test_sets, p["epochs"], seed, weights,
+                                                        p["speed"], callbacks=[DVCLiveCallback(live=live)])
+        per_seed[seed] = scores
+        if k == 0:
+            first_confusion, first_errors = confusion, errors
+        else:
+            weights.unlink(missing_ok=True)
+    scores = summarize_seeds(per_seed)
+    for name, rows in first_confusion.items():
         write_json(f"metrics/confusion/{name}.json", rows)
     ERRORS.mkdir(parents=True, exist_ok=True)
-    for name, rows in errors.items():  # "true>predicted p" under each image the model got wrong
+    for name, rows in first_errors.items():  # "true>predicted p" under each image the model got wrong
         contact_sheet(rows, caption_key="caption").save(ERRORS / f"{name}.png")
     write_json("metrics/score.json", scores)
     summary = ", ".join(f"{n} {s.get('accuracy', 'n/a')}" for n, s in scores["test"].items())
-    print(f"train_score: val {scores['val']['accuracy']}; test {summary}; "
-          f"{scores['train']['ms_per_step']} ms/step")
+    print(f"train_score: mean over seeds {p['seeds']}: val {scores['val']['accuracy']}; test {summary}")
     return 0
 
 

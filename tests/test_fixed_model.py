@@ -7,7 +7,7 @@ from dcai.classes import CLASSES
 from dcai.fixed_model import (BATCH_SIZE, CUT_LAYER, LEARNING_RATE, PARAMETERS, best_val_checkpoint,
                               build_fixed_model, compile_fixed_model)
 from dcai.images import decode_like_loader, list_class_folder, load_class_folder
-from dcai.train_score import batches_per_pass, misclassified, score_predictions, shuffled_batches, steps_per_call
+from dcai.train_score import batches_per_pass, misclassified, score_predictions, shuffled_batches, steps_per_call, summarize_seeds
 
 
 def test_the_graph_is_the_competition_model():
@@ -42,7 +42,7 @@ def test_the_recipe_is_adam_1e4_on_logits_batch_8_best_val_checkpoint():
     ckpt = best_val_checkpoint("w.weights.h5")
     assert (ckpt.monitor, ckpt.mode, ckpt.save_best_only, ckpt.save_weights_only) == ("val_accuracy", "max", True, True)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    assert params["train_score"]["epochs"] == 100 and params["train_score"]["seed"] == 123
+    assert params["train_score"]["epochs"] == 100 and params["train_score"]["seeds"] == [123]
 
 
 def test_fast_settings_still_make_one_update_per_batch():
@@ -99,3 +99,17 @@ def test_misclassified_images_are_listed_most_confident_first():
     rows = misclassified(logits, np.array([0, 0, 1]), ["a.png", "b.png", "c.png"])
     assert [(r["path"], r["true"], r["predicted"]) for r in rows] == [("c.png", "ii", "iii"), ("b.png", "i", "ii")]
     assert rows[0]["caption"] == "ii>iii 0.85"
+
+
+def test_scores_over_seeds_report_mean_and_spread_per_test_set():
+    def run(acc, val):
+        return {"train": {"images": 80, "epochs": 1, "seconds": 2.0}, "val": {"n": 8, "accuracy": val, "loss": 1.0,
+                "per_class": {"i": val}}, "test": {"lb": {"n": 4, "accuracy": acc, "loss": 2.0, "per_class": {"i": acc}},
+                                                   "empty": {"n": 0}}}
+    summary = summarize_seeds({1: run(0.5, 0.25), 2: run(1.0, 0.75), 3: run(0.75, 0.5)})
+    lb = summary["test"]["lb"]
+    assert lb["accuracy"] == 0.75 and lb["accuracy_spread"] == {"mean": 0.75, "std": 0.25, "min": 0.5, "max": 1.0}
+    assert lb["per_class"] == {"i": 0.75} and summary["val"]["accuracy"] == 0.5
+    assert summary["test"]["empty"] == {"n": 0} and summary["seeds"] == [1, 2, 3]
+    assert summary["train"]["seconds"] == 6.0 and summary["per_seed"]["2"]["test"]["lb"]["accuracy"] == 1.0
+    assert summarize_seeds({7: run(0.5, 0.5)})["test"]["lb"]["accuracy_spread"]["std"] == 0.0

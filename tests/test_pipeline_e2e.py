@@ -25,7 +25,7 @@ TINY = {
     "autoaugment": {"per_class": 10},
     "balance": {"per_class": 24},
     "split": {"val_fraction": 0.2},
-    "train_score": {"epochs": 1},
+    "train_score": {"epochs": 1, "seeds": [1, 2]},
 }
 STAGES = ("make_builtin", "ingest", "clean", "standardize", "vote_train", "vote_filter", "five_crop", "autoaugment", "flips", "balance",
           "split", "package", "train_score")
@@ -89,9 +89,14 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert score["train"]["epochs"] == 1 and score["train"]["images"] == split["train"]
     assert 0.0 <= score["val"]["accuracy"] <= 1.0 and score["val"]["n"] == split["val"]
     assert score["test"]["builtin"]["n"] == 30 and set(score["test"]["builtin"]["per_class"]) == set(CLASSES)
+    assert score["seeds"] == [1, 2] and set(score["per_seed"]) == {"1", "2"}
+    per_seed = [score["per_seed"][s]["test"]["builtin"]["accuracy"] for s in ("1", "2")]
+    spread = score["test"]["builtin"]["accuracy_spread"]
+    assert spread["min"] == min(per_seed) and spread["max"] == max(per_seed)
+    assert (root / "metrics/train/seed_1").is_dir() and (root / "metrics/train/seed_2").is_dir()
     assert (root / "models" / "best.weights.h5").is_file()
     assert len(json.loads((root / "metrics" / "confusion" / "builtin.json").read_text())) == 30
-    assert (root / "metrics" / "train" / "plots" / "metrics" / "eval" / "accuracy.tsv").is_file()
+    assert (root / "metrics/train/seed_2/plots/metrics/eval/accuracy.tsv").is_file()
     assert (root / "reports" / "autoaugment_samples.png").is_file()
     assert (root / "reports" / "errors" / "builtin.png").is_file()
 

@@ -169,3 +169,37 @@ def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, s
         confusion[name] = confusion_rows(logits, y)
         errors[name] = misclassified(logits, y, paths)
     return scores, confusion, errors
+
+
+def _spread(values: list[float]) -> dict:
+    """Mean, sample standard deviation (0 for one value), min and max of one score over seeds."""
+    v = np.asarray(values, dtype=float)
+    return {"mean": round(float(v.mean()), 4), "std": round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 4),
+            "min": round(float(v.min()), 4), "max": round(float(v.max()), 4)}
+
+
+def _summarize_set(per_seed: list[dict]) -> dict:
+    if not per_seed or per_seed[0].get("n", 0) == 0:
+        return {"n": 0}
+    classes = per_seed[0]["per_class"]
+    return {"n": per_seed[0]["n"], "accuracy": _spread([s["accuracy"] for s in per_seed])["mean"],
+            "accuracy_spread": _spread([s["accuracy"] for s in per_seed]),
+            "loss": _spread([s["loss"] for s in per_seed])["mean"],
+            "per_class": {c: _spread([s["per_class"][c] for s in per_seed])["mean"] for c in classes}}
+
+
+def summarize_seeds(per_seed: dict[int, dict]) -> dict:
+    """One score per test set over several trainings of the same submission.
+
+    `accuracy` is the mean over seeds (so `dvc metrics diff` compares means) and
+    `accuracy_spread` its std/min/max; each seed's own scores stay under `per_seed`.
+    """
+    runs = list(per_seed.values())
+    return {
+        "seeds": list(per_seed),
+        "val": _summarize_set([r["val"] for r in runs]),
+        "test": {name: _summarize_set([r["test"][name] for r in runs]) for name in runs[0]["test"]},
+        "train": {"images": runs[0]["train"]["images"], "epochs": runs[0]["train"]["epochs"],
+                  "seconds": round(sum(r["train"]["seconds"] for r in runs), 1)},
+        "per_seed": {str(seed): r for seed, r in per_seed.items()},
+    }
