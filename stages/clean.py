@@ -10,7 +10,8 @@ from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import reason_kind, write_rows_csv
 
-IN = Path("data/ingested/manifest.csv")
+IN = Path("data/holdout/pool.csv")  # ingested images minus the held-out test
+INGESTED = Path("data/ingested/manifest.csv")
 OUT = Path("data/cleaned")
 REMOVED = Path("reports/clean_removed.csv")
 
@@ -20,7 +21,8 @@ def main() -> int:
     params = CleanParams(**{k: v for k, v in p.items() if k != "corrections"})
     rows = read_manifest(IN)
     try:
-        matched = match_corrections(load_corrections(p["corrections"]), rows)
+        # matched against everything ingested: an entry may name a held-out image
+        matched = match_corrections(load_corrections(p["corrections"]), read_manifest(INGESTED))
     except CorrectionsError as err:
         print(f"clean: {err}", file=sys.stderr)
         return 1

@@ -18,6 +18,7 @@ SUBMISSION = Path("data/submission")
 WEIGHTS = Path("models/best.weights.h5")
 LIVE_DIR = Path("metrics/train")
 ERRORS = Path("reports/errors")
+HOLDOUT = Path("data/holdout/test")  # written by the holdout stage when holdout.fraction > 0
 
 
 def main() -> int:
@@ -28,6 +29,11 @@ def main() -> int:
     if missing:
         print(f"train_score: test set folder not found: {', '.join(missing)}", file=sys.stderr)
         return 1
+    if HOLDOUT.is_dir() and any(HOLDOUT.rglob("*.png")):
+        if "holdout" in test_sets:
+            print("train_score: 'holdout' is the held-out set's name; rename that test set", file=sys.stderr)
+            return 1
+        test_sets["holdout"] = HOLDOUT
     per_seed = {}
     for k, seed in enumerate(p["seeds"]):
         # The first seed's weights, confusion and gallery are kept; later seeds add their scores.

@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
 TINY = {
     "make_builtin": {"pool_per_class": 12, "test_per_class": 3, "writers": 4},
+    "holdout": {"fraction": 0.2},
     "vote_filter": {"train": {"members": ["lenet5", "allconv"], "folds": 2, "epochs": 1, "batch_size": 32,
                               "learning_rate": 0.001, "seed": 1},
                     "action": "review"},  # one epoch of training flags at random: report, do not remove
@@ -27,7 +29,7 @@ TINY = {
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 1, "seeds": [1, 2]},
 }
-STAGES = ("make_builtin", "ingest", "clean", "standardize", "vote_train", "vote_filter", "five_crop", "autoaugment", "flips", "balance",
+STAGES = ("make_builtin", "ingest", "holdout", "clean", "standardize", "vote_train", "vote_filter", "five_crop", "autoaugment", "flips", "balance",
           "split", "package", "train_score")
 
 
@@ -72,7 +74,9 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
         assert (root / "metrics" / f"{stage}.json").is_file() or stage == "train_score", stage
     assert metrics(root, "ingest")["images"] == 120 and metrics(root, "ingest")["skipped"] == 0
     clean = metrics(root, "clean")
-    assert clean["images_in"] == 120 and clean["images_out"] + clean["removed"] == 120
+    holdout = metrics(root, "holdout")
+    assert holdout["held_out"] == 20 and holdout["pool"] == 100 and holdout["test_per_class"]["x"] == 2
+    assert clean["images_in"] == 100 and clean["images_out"] + clean["removed"] == 100
     assert metrics(root, "standardize")["per_kind"]["trim"] == clean["images_out"]  # trimmed variants added
     vote = metrics(root, "vote_filter")
     assert vote["originals"] == clean["images_out"] and vote["images_out"] == vote["images_in"]  # review keeps all
@@ -89,6 +93,7 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert score["train"]["epochs"] == 1 and score["train"]["images"] == split["train"]
     assert 0.0 <= score["val"]["accuracy"] <= 1.0 and score["val"]["n"] == split["val"]
     assert score["test"]["builtin"]["n"] == 30 and set(score["test"]["builtin"]["per_class"]) == set(CLASSES)
+    assert score["test"]["holdout"]["n"] == holdout["test"]  # the held-out originals, scored beside the rest
     assert score["seeds"] == [1, 2] and set(score["per_seed"]) == {"1", "2"}
     per_seed = [score["per_seed"][s]["test"]["builtin"]["accuracy"] for s in ("1", "2")]
     spread = score["test"]["builtin"]["accuracy_spread"]
@@ -155,3 +160,47 @@ def test_changing_train_score_params_reruns_only_train_score(project):
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"fingerprint", "train_score"}
     assert metrics(root, "score")["train"]["epochs"] == 2
+
+
+def commit_all(root, env, message):
+    run(["git", "add", "-A"], root, env)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], root, env)
+
+
+def test_sweep_an_experiment_a_queue_and_compare_them(project):
+    """The README's verbs: dvc exp run -S, a queued sweep, dvc metrics diff / exp show."""
+    root, env = project
+    dvc = str(BIN / "dvc")
+    commit_all(root, env, "baseline")
+    run([dvc, "exp", "run", "-n", "aa5", "-S", "autoaugment.per_class=5"], root, env)
+    for n in (3, 4):
+        run([dvc, "exp", "run", "--queue", "-n", f"aa{n}", "-S", f"autoaugment.per_class={n}"], root, env)
+    run([dvc, "queue", "start", "-j", "2"], root, env)
+    deadline = time.monotonic() + 900
+    while any(w in (status := run([dvc, "queue", "status"], root, env)) for w in ("Queued", "Running")):
+        assert time.monotonic() < deadline, status
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    for n in (3, 4, 5):
+        diff = json.loads(run([dvc, "metrics", "diff", "HEAD", f"aa{n}", "--json"], root, env))
+        assert diff["metrics/autoaugment.json"]["images_out"] == {"old": 100, "new": 10 * n, "diff": 10 * n - 100}
+    table = run([dvc, "exp", "show", "--csv"], root, env)
+    header = table.splitlines()[0]
+    assert "metrics/score.json:test.builtin.accuracy" in header or "test.builtin.accuracy" in header
+    assert all(f"aa{n}," in table for n in (3, 4, 5))
+
+
+def test_a_team_mate_pulls_the_curated_data_and_models_instead_of_rerunning(project, tmp_path):
+    root, env = project
+    dvc = str(BIN / "dvc")
+    run([dvc, "remote", "add", "-d", "team", str(tmp_path / "remote")], root, env)
+    run([dvc, "push"], root, env)
+    commit_all(root, env, "share")
+    mate = tmp_path / "mate"
+    run(["git", "clone", "-q", str(root), str(mate)], tmp_path, env)
+    run([dvc, "pull"], mate, env)
+    assert (mate / "data/submission.zip").read_bytes() == (root / "data/submission.zip").read_bytes()
+    assert (mate / "models/best.weights.h5").is_file()
+    out = run([dvc, "repro"], mate, {**env, "PYTHONPATH": str(mate / "src")})
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"fingerprint"}  # the digests of the source folders match: nothing else re-runs

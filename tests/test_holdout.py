@@ -1,0 +1,29 @@
+from dcai.holdout import hold_out
+
+
+def rows_of(labels):
+    return [{"id": f"{k}", "label": label} for k, label in enumerate(labels)]
+
+
+def test_holdout_is_stratified_and_seeded():
+    rows = rows_of(["i"] * 40 + ["ii"] * 20)
+    pool, held = hold_out(rows, [], 0.25, seed=3)
+    assert sum(r["label"] == "i" for r in held) == 10 and sum(r["label"] == "ii" for r in held) == 5
+    assert {r["id"] for r in pool} | {r["id"] for r in held} == {r["id"] for r in rows}
+    assert not {r["id"] for r in pool} & {r["id"] for r in held}
+    assert hold_out(rows, [], 0.25, seed=3) == (pool, held)
+    assert hold_out(rows, [], 0.25, seed=4)[1] != held
+
+
+def test_duplicates_stay_on_one_side():
+    rows = rows_of(["i"] * 30)
+    groups = [[0, 1, 2], [3, 4], [10, 20]]
+    for seed in range(20):
+        _, held = hold_out(rows, groups, 0.3, seed)
+        ids = {int(r["id"]) for r in held}
+        assert all(set(g) <= ids or not set(g) & ids for g in groups)
+
+
+def test_zero_fraction_holds_nothing_out():
+    rows = rows_of(["i", "ii"])
+    assert hold_out(rows, [], 0, seed=1) == (rows, [])
