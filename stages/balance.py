@@ -4,7 +4,7 @@ from pathlib import Path
 
 from dcai.atomic import write_json
 from dcai.balance import cap_to_budget
-from dcai.manifest import read_manifest, write_manifest
+from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
 
@@ -27,7 +27,8 @@ def main() -> int:
                 streams.setdefault(row["kind"], []).append(row)
     try:
         kept, dropped, target = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
-                                              package["batch_size"], p["seed"])
+                                              package["batch_size"], p["seed"], p["role_priority"],
+                                              p["role_budget"])
     except ValueError as err:
         print(f"balance: {err}", file=sys.stderr)
         return 1
@@ -41,6 +42,7 @@ def main() -> int:
         "images_in": sum(len(v) for v in streams.values()), "images_out": len(kept), "dropped": len(dropped),
         "target_per_class": target, "available": {k: len(v) for k, v in sorted(streams.items())},
         "per_class": dict(sorted(per_class.items())),
+        "per_role": count_by([{"role": r.get("role") or "competition"} for r in kept], "role"),
     })
     print(f"balance: {len(kept)} images, {target} per class at most")
     return 0

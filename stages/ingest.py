@@ -36,6 +36,7 @@ def main() -> int:
         "images": len(rows),
         "per_class": count_by(rows, "label"),
         "per_source": count_by(rows, "source"),
+        "per_role": count_by(rows, "role"),
         "skipped": len(skipped),
         "skipped_by_reason": count_by([{"r": reason_kind(s["reason"])} for s in skipped], "r"),
         "converted": sum(1 for r in rows if r["transforms"]),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 # dcai first: it quiets TensorFlow's start-up log before dvclive.keras imports TensorFlow
 from dcai.atomic import write_json
+from dcai.manifest import read_manifest
 from dcai.params import load_params
 from dcai.review import contact_sheet
 from dcai.train_score import set_threads, summarize_seeds, train_and_score
@@ -18,7 +19,10 @@ SUBMISSION = Path("data/submission")
 WEIGHTS = Path("models/best.weights.h5")
 LIVE_DIR = Path("metrics/train")
 ERRORS = Path("reports/errors")
-HOLDOUT = Path("data/holdout/test")  # written by the holdout stage when holdout.fraction > 0
+HOLDOUT = Path("data/holdout/test")
+SPLIT = Path("data/split/manifest.csv")  # what the submission holds, with each image's source role
+NOT_A_TEST = ("a label_book source is in the training data: the label book's score is no longer a test "
+              "of unseen images")  # written by the holdout stage when holdout.fraction > 0
 
 
 def main() -> int:
@@ -48,6 +52,11 @@ def main() -> int:
         else:
             weights.unlink(missing_ok=True)
     scores = summarize_seeds(per_seed)
+    trained_on_label_book = sum(1 for r in read_manifest(SPLIT) if r.get("role") == "label_book")
+    if trained_on_label_book:
+        scores["label_book_images_in_training"] = trained_on_label_book
+        scores["warning"] = NOT_A_TEST
+        print(f"train_score: warning: {NOT_A_TEST}", file=sys.stderr)
     for name, rows in first_confusion.items():
         write_json(f"metrics/confusion/{name}.json", rows)
     ERRORS.mkdir(parents=True, exist_ok=True)

@@ -41,3 +41,29 @@ def test_balance_is_seeded_and_refuses_unranked_streams():
     assert a == b and a != c
     with pytest.raises(ValueError, match="flip"):
         cap_to_budget({"flip": stream("flip", 1)}, ["original"], 10, 10_000, 8, seed=0)
+
+
+def with_role(rows, role):
+    return [{**r, "id": f"{role}-{r['id']}", "role": role} for r in rows]
+
+
+def test_roles_come_in_priority_order_and_a_role_budget_caps_each_class():
+    streams = {"original": with_role(stream("original", 30), "synthetic") + with_role(stream("original", 20), "competition"),
+               "augment": with_role(stream("augment", 50), "synthetic") + with_role(stream("augment", 50), "competition")}
+    kept, dropped, _ = cap_to_budget(streams, ["original", "augment"], 60, 10_000, 8, seed=2,
+                                     role_priority=["competition", "synthetic"], role_budget={"synthetic": 15})
+    for label in CLASSES:
+        mine = [r for r in kept if r["label"] == label]
+        by = Counter((r["role"], r["kind"]) for r in mine)
+        # all 20 competition originals first, then synthetic originals up to its budget of 15,
+        # then competition augmentations fill the rest; no synthetic augmentation is left room
+        assert by == {("competition", "original"): 20, ("synthetic", "original"): 15, ("competition", "augment"): 25}
+    reasons = Counter(r["reason"].split(" (")[0] for r in dropped)
+    assert reasons["over the per-class budget of its source role"] == 10 * (15 + 50)
+    assert len(kept) + len(dropped) == sum(len(v) for v in streams.values())
+
+
+def test_a_role_missing_from_the_priority_is_an_error():
+    with pytest.raises(ValueError, match="role_priority"):
+        cap_to_budget({"original": with_role(stream("original", 1), "handwritten")}, ["original"], 10, 10_000, 8,
+                      seed=0, role_priority=["competition"])

@@ -176,3 +176,12 @@ def test_real_competition_data_ingests_completely(tmp_path):
     assert ignored_folders(source) == {"dcai2021/label_book": 52}
     label_book = parse_sources([str(DCAI2021 / "label_book")])[0]
     assert sum(1 for c in find_candidates(label_book) if not c.skip_reason) == 52
+
+
+def test_a_source_has_a_role(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    sources = parse_sources([str(a), {"path": str(b), "role": "synthetic"}])
+    assert [s.role for s in sources] == ["competition", "synthetic"]
+    with pytest.raises(ValueError, match="role 'friends' is not one of"):
+        parse_sources([{"path": str(b), "role": "friends"}])

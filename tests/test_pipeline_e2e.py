@@ -104,6 +104,11 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert (root / "metrics/train/seed_2/plots/metrics/eval/accuracy.tsv").is_file()
     assert (root / "reports" / "autoaugment_samples.png").is_file()
     assert (root / "reports" / "errors" / "builtin.png").is_file()
+    page = (root / "reports/report.html").read_text()
+    for heading in ("Scores", "What each stage did", "Samples from each stage", "Removed and flagged",
+                    "Misclassified test images", "Recipe (params.yaml)", "vote filter, noisy", "held out (test)"):
+        assert heading in page, heading
+    assert page.count("data:image/png;base64,") >= 10 and "<td>holdout</td><td>20</td>" in page
 
 
 def test_the_submission_has_the_competition_layout_and_traces_to_sources(project):
@@ -139,13 +144,14 @@ def stale_after(root, env, group: str, key: str, value) -> set[str]:
 
 def test_changing_a_vote_threshold_does_not_retrain_the_vote_models(project):
     root, env = project
-    # only vote_filter is stale; what follows re-runs only if its output changes
-    assert stale_after(root, env, "vote_filter", "max_entropy", 2.0) == {"vote_filter"}
+    # only vote_filter is stale (and the report, which prints the recipe); what follows re-runs
+    # only if its output changes
+    assert stale_after(root, env, "vote_filter", "max_entropy", 2.0) == {"vote_filter", "report"}
 
 
 def test_changing_autoaugment_leaves_the_stages_before_it_alone(project):
     root, env = project
-    assert stale_after(root, env, "autoaugment", "per_class", 7) == {"autoaugment"}
+    assert stale_after(root, env, "autoaugment", "per_class", 7) == {"autoaugment", "report"}
 
 
 def test_changing_train_score_params_reruns_only_train_score(project):
@@ -155,10 +161,10 @@ def test_changing_train_score_params_reruns_only_train_score(project):
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     status = json.loads(run([str(BIN / "dvc"), "status", "--json"], root, env))
     # fingerprint always runs (it is how outside folders are watched); nothing else may be stale
-    assert set(status) == {"train_score", "fingerprint"}
+    assert set(status) == {"train_score", "fingerprint", "report"}
     out = run([str(BIN / "dvc"), "repro"], root, env)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"fingerprint", "train_score"}
+    assert ran == {"fingerprint", "train_score", "report"}
     assert metrics(root, "score")["train"]["epochs"] == 2
 
 

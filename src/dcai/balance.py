@@ -5,6 +5,7 @@ import numpy as np
 from .classes import CLASSES
 
 OVER_TARGET = "over the class target"
+OVER_ROLE_BUDGET = "over the per-class budget of its source role"
 
 
 def safe_total(max_images: int, batch_size: int) -> int:
@@ -15,26 +16,48 @@ def safe_total(max_images: int, batch_size: int) -> int:
     return max_images - 2 * (batch_size - 1)
 
 
+def _role(row: dict) -> str:
+    return row.get("role") or "competition"
+
+
 def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class: int | None,
-                  max_images: int, batch_size: int, seed: int) -> tuple[list[dict], list[dict], int]:
+                  max_images: int, batch_size: int, seed: int, role_priority: list[str] | None = None,
+                  role_budget: dict[str, int | None] | None = None) -> tuple[list[dict], list[dict], int]:
     """Fill each class up to its target from the streams in priority order.
 
-    Within a stream the choice is a seeded random sample. Returns (kept, dropped, target).
+    Within a stream, sources come in `role_priority` order (a seeded random sample within
+    a role), and a role with a budget gives at most that many images per class, whatever
+    their kind. Returns (kept, dropped, target).
     """
     unknown = set(streams) - set(priority)
     if unknown:
         raise ValueError(f"balance.priority does not rank the streams {sorted(unknown)}")
+    role_priority = list(role_priority or [])
+    role_budget = {r: b for r, b in (role_budget or {}).items() if b is not None}
+    roles = {_role(r) for rows in streams.values() for r in rows}
+    unranked = roles - set(role_priority)
+    if role_priority and unranked:
+        raise ValueError(f"balance.role_priority does not rank the roles {sorted(unranked)}")
+    rank = {r: k for k, r in enumerate(role_priority)}
     total = safe_total(max_images, batch_size)
     target = min(per_class or total // len(CLASSES), total // len(CLASSES))
     rng = np.random.default_rng(seed)
     kept, dropped = [], []
     for label in CLASSES:
         room = target
+        used = dict.fromkeys(role_budget, 0)
         for kind in priority:
             members = [r for r in streams.get(kind, []) if r["label"] == label]
-            order = rng.permutation(len(members)) if members else []
-            take = [members[k] for k in order[:room]]
-            kept += take
-            dropped += [{**members[k], "reason": f"{OVER_TARGET} ({target})"} for k in order[room:]]
-            room -= len(take)
+            order = sorted(rng.permutation(len(members)), key=lambda k: rank.get(_role(members[k]), 0))
+            for k in order:
+                row, role = members[k], _role(members[k])
+                if role in role_budget and used[role] >= role_budget[role]:
+                    dropped.append({**row, "reason": f"{OVER_ROLE_BUDGET} ({role}: {role_budget[role]})"})
+                elif room == 0:
+                    dropped.append({**row, "reason": f"{OVER_TARGET} ({target})"})
+                else:
+                    kept.append(row)
+                    room -= 1
+                    if role in used:
+                        used[role] += 1
     return kept, dropped, target

@@ -22,10 +22,16 @@ EXIF_ORIENTATION = 0x0112
 SYSTEM_FILES = {".ds_store", "thumbs.db", "desktop.ini"}
 
 
+# What a source is decides how it is used: balance ranks and budgets by role, and
+# training on a `label_book` source makes the label book's score no longer a test.
+ROLES = ("competition", "handwritten", "synthetic", "label_book")
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
     root: Path
+    role: str = "competition"
 
 
 @dataclass(frozen=True)
@@ -43,20 +49,24 @@ class SkipImage(Exception):
 
 
 def parse_sources(entries: list) -> list[Source]:
-    """`ingest.sources` entries are paths or {path, name} mappings; names must be unique."""
+    """`ingest.sources` entries are paths or {path, name, role} mappings; names must be unique."""
     sources = []
     for entry in entries:
+        role = ROLES[0]
         if isinstance(entry, str):
             root = Path(entry)
             name = root.name
         elif isinstance(entry, dict) and "path" in entry:
             root = Path(entry["path"])
             name = str(entry.get("name") or root.name)
+            role = str(entry.get("role") or role)
+            if role not in ROLES:
+                raise ValueError(f"ingest.sources: source {root}: role {role!r} is not one of {', '.join(ROLES)}")
         else:
             raise ValueError(f"ingest.sources: entry {entry!r} is neither a path nor a mapping with 'path'")
         if not root.is_dir():
             raise ValueError(f"ingest.sources: source folder {root} does not exist")
-        sources.append(Source(name, root))
+        sources.append(Source(name, root, role))
     names = [s.name for s in sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -219,7 +229,8 @@ def ingest_sources(sources: list[Source], images_dir: Path, max_pixels: int, max
         rows.append({
             "id": uid, "origin_id": uid, "label": cand.label,
             "path": f"{path_prefix}/{uid}.png", "kind": "original", "transforms": ";".join(transforms),
-            "source": cand.source.name, "original_path": original, "original_split": cand.original_split,
+            "source": cand.source.name, "role": cand.source.role, "original_path": original,
+            "original_split": cand.original_split,
             "pixel_hash": pixel_hash(image), "width": image.size[0], "height": image.size[1],
         })
     return rows, skipped

@@ -12,7 +12,7 @@ from .atomic import atomic_write_text
 
 COLUMNS = (
     "id", "origin_id", "label", "path", "kind", "transforms",
-    "source", "original_path", "original_split", "pixel_hash", "width", "height",
+    "source", "role", "original_path", "original_split", "pixel_hash", "width", "height",
 )
 INT_COLUMNS = ("width", "height")
 

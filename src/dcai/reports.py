@@ -17,3 +17,8 @@ def write_rows_csv(path: str | Path, rows: list[dict], columns: tuple[str, ...])
 def reason_kind(reason: str) -> str:
     """The general kind of a reason, without the specifics after a colon."""
     return reason.split(":", 1)[0].split(" (", 1)[0].strip()
+
+
+def read_rows_csv(path: str | Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

@@ -9,7 +9,6 @@ same thumbnails and selectable ids, to copy into data/corrections.yaml.
 """
 import argparse
 import base64
-import csv
 import html
 import io
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from .atomic import atomic_write_bytes, atomic_write_text
-from .reports import reason_kind
+from .reports import read_rows_csv, reason_kind
 
 THUMB = 96
 CAPTION = 14
@@ -85,11 +84,6 @@ def write_review(rows: list[dict], out_dir: Path, title: str, group_by: str = "l
     return pngs
 
 
-def _read_csv(path: Path) -> list[dict]:
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dcai-review", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,9 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group-by", default="label", help="column to group by (label, reason, kind, ...)")
     parser.add_argument("--out", type=Path, default=Path("reports/review"))
     args = parser.parse_args(argv)
-    rows = _read_csv(args.manifest)
+    rows = read_rows_csv(args.manifest)
     if args.ids:
-        wanted = {r["id"] for r in _read_csv(args.ids)}
+        wanted = {r["id"] for r in read_rows_csv(args.ids)}
         rows = [r for r in rows if r["id"] in wanted]
     write_review(rows, args.out, title=f"{args.manifest} by {args.group_by}", group_by=args.group_by)
     print(f"{len(rows)} images -> {args.out}/index.html")
