@@ -23,6 +23,7 @@ from dcai.synth import make_dataset
 from dcai.vote import NOISY, VoteRules, flag, images_for_members, out_of_fold_probs, stratified_folds
 
 SHARED = Path("../shared/data/dcai2021")
+SWEEP = (0.03, 0.05, 0.1, 0.15, 0.2)  # min_label_prob values the vote rule is also judged at
 
 
 def plant_noise(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,14 +89,20 @@ def main() -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, probs=probs, wall=wall)
     table = {}
+    min_label_prob = args.min_label_prob if args.min_label_prob is not None else p["min_label_prob"]
+    max_entropy = args.max_entropy if args.max_entropy is not None else p["max_entropy"]
     for method in ("vote", "cleanlab"):
-        rules = VoteRules(method, args.min_label_prob if args.min_label_prob is not None else p["min_label_prob"],
-                          args.max_entropy if args.max_entropy is not None else p["max_entropy"],
-                          "remove", p["relabel_min_prob"])
+        rules = VoteRules(method, min_label_prob, max_entropy, "remove", p["relabel_min_prob"], p["majority_vote"])
         table[f"{method} ensemble ({len(t['members'])})"] = precision_recall(flag(probs, noisy, rules), planted)
         for m, name in enumerate(t["members"]):
             table[f"{method} {name} alone"] = precision_recall(flag(probs[m:m + 1], noisy, rules), planted)
-    print(f"\n{args.data}: {len(labels)} images, {len(planted)} labels flipped; "
+    for threshold in SWEEP:  # the ensemble's vote rule at other thresholds, with and without the majority rule
+        for majority in (False, True):
+            rules = VoteRules("vote", threshold, max_entropy, "remove", p["relabel_min_prob"], majority)
+            name = f"vote p<{threshold}" + (" or majority" if majority else "")
+            table[name] = precision_recall(flag(probs, noisy, rules), planted)
+    print(f"\nparams: min_label_prob {min_label_prob}, majority_vote {p['majority_vote']}, max_entropy {max_entropy}")
+    print(f"{args.data}: {len(labels)} images, {len(planted)} labels flipped; "
           f"{t['folds']} folds x {len(t['members'])} members in {wall:.0f} s {seconds}")
     print(f"{'rule':32} {'flagged':>8} {'recall':>7} {'precision':>9}   noisy only: "
           f"{'flagged':>8} {'recall':>7} {'precision':>9}")

@@ -21,7 +21,8 @@ REPORT = Path("reports/vote_filter.csv")
 def main() -> int:
     p = load_params("vote_filter")
     try:
-        rules = VoteRules(p["method"], p["min_label_prob"], p["max_entropy"], p["action"], p["relabel_min_prob"])
+        rules = VoteRules(p["method"], p["min_label_prob"], p["max_entropy"], p["action"], p["relabel_min_prob"],
+                          p["majority_vote"])
     except ValueError as err:
         print(f"vote_filter: {err}", file=sys.stderr)
         return 1

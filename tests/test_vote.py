@@ -5,7 +5,8 @@ from dcai.classes import CLASSES
 from dcai.vote import (NOISY, AMBIGUOUS, VoteRules, apply_verdicts, decide, flag, member_agreement,
                        out_of_fold_probs, stratified_folds)
 
-RULES = VoteRules(method="vote", min_label_prob=0.2, max_entropy=1.5, action="remove", relabel_min_prob=0.9)
+RULES = VoteRules(method="vote", min_label_prob=0.2, max_entropy=1.5, action="remove", relabel_min_prob=0.9,
+                  majority_vote=True)
 
 
 def one_hot_probs(votes_per_member: list[list[int]], confidence: float = 0.9) -> np.ndarray:
@@ -55,9 +56,13 @@ def test_vote_rules_flag_low_label_probability_majorities_and_ambiguity():
     assert flags[1][0] == NOISY and "p[i]=0.01" in flags[1][1]
     assert flags[2][0] == NOISY and flags[2][1] == "2 of 3 members vote iii"
     assert flags[3][0] == AMBIGUOUS
-    lenient = VoteRules("vote", min_label_prob=0.0, max_entropy=3.0, action="remove", relabel_min_prob=0.9)
+    lenient = VoteRules("vote", min_label_prob=0.0, max_entropy=3.0, action="remove", relabel_min_prob=0.9,
+                        majority_vote=True)
     assert flag(probs, labels, lenient)[1][1] == "3 of 3 members vote ii"
     assert flag(probs, labels, lenient)[3] is None
+    without_majority = VoteRules("vote", 0.2, 3.0, "remove", 0.9, majority_vote=False)
+    assert flag(probs, labels, without_majority)[1][0] == NOISY  # p[i] is low anyway
+    assert flag(probs, labels, without_majority)[2] is None  # p[i]=0.31: two votes for iii are not enough
 
 
 def test_actions_remove_relabel_only_when_confident_or_review():

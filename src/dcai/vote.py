@@ -96,6 +96,7 @@ class VoteRules:
     max_entropy: float
     action: str              # remove | relabel | review
     relabel_min_prob: float
+    majority_vote: bool = False  # also noisy when most members vote for one other class
 
     def __post_init__(self):
         if self.method not in ("vote", "cleanlab"):
@@ -123,7 +124,7 @@ def flag(probs: np.ndarray, labels: np.ndarray, rules: VoteRules) -> list[tuple[
             verdict = (NOISY, f"cleanlab label issue (p[{CLASSES[given]}]={mean[i, given]:.2f})") if issues[i] else None
         elif mean[i, given] < rules.min_label_prob:
             verdict = (NOISY, f"p[{CLASSES[given]}]={mean[i, given]:.2f} < {rules.min_label_prob}")
-        elif counts[other] > n_members / 2:
+        elif rules.majority_vote and counts[other] > n_members / 2:
             verdict = (NOISY, f"{counts[other]} of {n_members} members vote {CLASSES[other]}")
         else:
             verdict = None
