@@ -46,6 +46,9 @@ def main() -> int:
         with Live(dir=str(LIVE_DIR / f"seed_{seed}"), dvcyaml=None, save_dvc_exp=False) as live:
             scores, confusion, errors = train_and_score(SUBMISSION, test_sets, p["epochs"], seed, weights,
                                                         p["speed"], callbacks=[DVCLiveCallback(live=live)])
+        # dvclive's summary holds the last epoch, not the best one scored below; left in the
+        # plots folder it would be read as a plot (and fail): only the curves stay
+        (LIVE_DIR / f"seed_{seed}" / "metrics.json").unlink(missing_ok=True)
         per_seed[seed] = scores
         if k == 0:
             first_confusion, first_errors = confusion, errors

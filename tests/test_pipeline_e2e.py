@@ -69,7 +69,7 @@ def metrics(root, name):
 
 
 def test_repro_runs_every_stage_and_writes_their_metrics(project):
-    root, _ = project
+    root, env = project
     for stage in STAGES:
         assert (root / "metrics" / f"{stage}.json").is_file() or stage == "train_score", stage
     assert metrics(root, "ingest")["images"] == 120 and metrics(root, "ingest")["skipped"] == 0
@@ -99,6 +99,9 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     spread = score["test"]["builtin"]["accuracy_spread"]
     assert spread["min"] == min(per_seed) and spread["max"] == max(per_seed)
     assert (root / "metrics/train/seed_1").is_dir() and (root / "metrics/train/seed_2").is_dir()
+    plots = json.loads(run([str(BIN / "dvc"), "plots", "show", "--json"], root, env))
+    assert not plots.get("errors") and "metrics/confusion/holdout.json" in plots["data"]
+    assert "metrics/train/seed_2/plots/metrics/eval/accuracy.tsv" in plots["data"]
     assert (root / "models" / "best.weights.h5").is_file()
     assert len(json.loads((root / "metrics" / "confusion" / "builtin.json").read_text())) == 30
     assert (root / "metrics/train/seed_2/plots/metrics/eval/accuracy.tsv").is_file()
@@ -187,6 +190,10 @@ def test_sweep_an_experiment_a_queue_and_compare_them(project):
         assert time.monotonic() < deadline, status
         time.sleep(3)
     assert status.count("Success") == 2, status
+    run([dvc, "queue", "stop"], root, env)  # an idle worker must not hold the repo's lock for the next test
+    while "0 active, 0 idle" not in (status := run([dvc, "queue", "status"], root, env)):
+        assert time.monotonic() < deadline, status
+        time.sleep(1)
     for n in (3, 4, 5):
         diff = json.loads(run([dvc, "metrics", "diff", "HEAD", f"aa{n}", "--json"], root, env))
         assert diff["metrics/autoaugment.json"]["images_out"] == {"old": 100, "new": 10 * n, "diff": 10 * n - 100}
@@ -209,4 +216,4 @@ def test_a_team_mate_pulls_the_curated_data_and_models_instead_of_rerunning(proj
     assert (mate / "models/best.weights.h5").is_file()
     out = run([dvc, "repro"], mate, {**env, "PYTHONPATH": str(mate / "src")})
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"fingerprint"}  # the digests of the source folders match: nothing else re-runs
+    assert ran == {"fingerprint"}, out  # the digests of the source folders match: nothing else re-runs
