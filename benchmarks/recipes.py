@@ -2,7 +2,7 @@
 
     python -m benchmarks.recipes                       # every recipe, resumable
     python -m benchmarks.recipes --only raw default    # some of them
-    python -m benchmarks.recipes --table               # print the table of what is finished
+    python -m benchmarks.recipes --table [--commit C]  # print the table of what is finished
 
 Each run is `dvc repro` in its own clone of this repository at the current commit, with
 params pointed at the real data and one recipe's overrides; clones share one DVC cache,
@@ -132,6 +132,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=100, help="raw recipe only; the others use params.yaml")
     parser.add_argument("--only", nargs="+", choices=list(RECIPES))
     parser.add_argument("--table", action="store_true", help="print the finished runs and stop")
+    parser.add_argument("--commit", help="with --table: the commit whose runs to print (default: HEAD)")
     args = parser.parse_args()
     args.data, args.workdir = Path(args.data).resolve(), Path(args.workdir).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -142,7 +143,8 @@ def main() -> int:
     results_path = args.workdir / "results.json"
     results = load_results(results_path)
     if args.table:
-        print(table(results, commit))
+        measured = git("rev-parse", args.commit) if args.commit else commit
+        print(f"Commit {measured[:8]}:\n\n{table(results, measured)}")
         return 0
     if not (args.data / "train").is_dir():
         print(f"recipes: no competition data at {args.data} (train/ missing); pass --data", file=sys.stderr)
