@@ -20,7 +20,8 @@ import numpy as np
 from dcai.images import list_class_folder
 from dcai.params import load_params
 from dcai.synth import make_dataset
-from dcai.vote import NOISY, VoteRules, flag, images_for_members, out_of_fold_probs, stratified_folds
+from dcai.vote import images_for_members, out_of_fold_probs, stratified_folds
+from dcai.vote_rules import NOISY, VoteRules, flag
 
 SHARED = Path("../shared/data/dcai2021")
 SWEEP = (0.03, 0.05, 0.1, 0.15, 0.2)  # min_label_prob values the vote rule is also judged at

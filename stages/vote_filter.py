@@ -10,7 +10,7 @@ from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
 from dcai.review import write_review
-from dcai.vote import VoteRules, apply_verdicts, decide, flag
+from dcai.vote_rules import VoteRules, apply_verdicts, decide, flag
 
 IN = Path("data/standardized/manifest.csv")
 VOTES = Path("data/vote/oof.npz")

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from dcai.classes import CLASSES
-from dcai.vote import (NOISY, AMBIGUOUS, VoteRules, apply_verdicts, decide, flag, member_agreement,
-                       out_of_fold_probs, stratified_folds)
+from dcai.vote import member_agreement, out_of_fold_probs, stratified_folds
+from dcai.vote_rules import NOISY, AMBIGUOUS, VoteRules, apply_verdicts, decide, flag
 
 RULES = VoteRules(method="vote", min_label_prob=0.2, max_entropy=1.5, action="remove", relabel_min_prob=0.9,
                   majority_vote=True)

@@ -1,18 +1,15 @@
-"""Ensemble vote filter: out-of-fold probabilities from several networks, then rules.
+"""Ensemble vote filter, the slow half: out-of-fold probabilities from several networks.
 
 No image is ever scored by a model that saw it: in-sample probabilities collapse to 0/1
-and hide label noise. Training (slow) and flagging (instant) are separate functions and
-separate stages, so changing a threshold or an action never retrains a model.
+and hide label noise. Training (here) and flagging (vote_rules.py, instant) are separate
+modules and separate stages, so changing a threshold or an action never retrains a model.
 """
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
 from .classes import CLASS_INDEX, CLASSES
 from .probabilities import softmax
-
-NOISY, AMBIGUOUS = "noisy", "ambiguous"
 
 
 def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
@@ -89,68 +86,6 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     return {"probs": probs, "train_index": train_index, "seconds": seconds}
 
 
-@dataclass(frozen=True)
-class VoteRules:
-    method: str              # vote | cleanlab
-    min_label_prob: float
-    max_entropy: float
-    action: str              # remove | relabel | review
-    relabel_min_prob: float
-    majority_vote: bool = False  # also noisy when most members vote for one other class
-
-    def __post_init__(self):
-        if self.method not in ("vote", "cleanlab"):
-            raise ValueError(f"vote_filter.method must be vote or cleanlab, not {self.method!r}")
-        if self.action not in ("remove", "relabel", "review"):
-            raise ValueError(f"vote_filter.action must be remove, relabel or review, not {self.action!r}")
-
-
-def flag(probs: np.ndarray, labels: np.ndarray, rules: VoteRules) -> list[tuple[str, str] | None]:
-    """Per image: None, or (noisy | ambiguous, reason)."""
-    mean = probs.mean(axis=0)
-    votes = probs.argmax(axis=2)  # members x N
-    n_members = probs.shape[0]
-    entropy = -(mean * np.log(np.clip(mean, 1e-12, 1.0))).sum(axis=1)
-    if rules.method == "cleanlab":
-        from cleanlab.filter import find_label_issues
-
-        issues = find_label_issues(labels, mean)
-    out = []
-    for i, given in enumerate(labels):
-        counts = np.bincount(votes[:, i], minlength=len(CLASSES))
-        counts[given] = 0
-        other = int(counts.argmax())
-        if rules.method == "cleanlab":
-            verdict = (NOISY, f"cleanlab label issue (p[{CLASSES[given]}]={mean[i, given]:.2f})") if issues[i] else None
-        elif mean[i, given] < rules.min_label_prob:
-            verdict = (NOISY, f"p[{CLASSES[given]}]={mean[i, given]:.2f} < {rules.min_label_prob}")
-        elif rules.majority_vote and counts[other] > n_members / 2:
-            verdict = (NOISY, f"{counts[other]} of {n_members} members vote {CLASSES[other]}")
-        else:
-            verdict = None
-        if verdict is None and entropy[i] > rules.max_entropy:
-            verdict = (AMBIGUOUS, f"entropy {entropy[i]:.2f} > {rules.max_entropy}")
-        out.append(verdict)
-    return out
-
-
-def decide(probs: np.ndarray, labels: np.ndarray, flags: list, rules: VoteRules) -> list[tuple[str, str | None]]:
-    """Per image: (action taken, new label or None): keep | remove | relabel | review."""
-    mean = probs.mean(axis=0)
-    out = []
-    for i, verdict in enumerate(flags):
-        best = int(mean[i].argmax())
-        if verdict is None:
-            out.append(("keep", None))
-        elif rules.action == "review":
-            out.append(("review", None))
-        elif (rules.action == "relabel" and best != labels[i] and mean[i, best] >= rules.relabel_min_prob):
-            out.append(("relabel", CLASSES[best]))
-        else:
-            out.append(("remove", None))
-    return out
-
-
 def member_agreement(probs: np.ndarray) -> float:
     """Mean share of member pairs that predict the same class."""
     votes = probs.argmax(axis=2)
@@ -163,38 +98,3 @@ def member_agreement(probs: np.ndarray) -> float:
 
 def label_indices(rows: list[dict]) -> np.ndarray:
     return np.array([CLASS_INDEX[r["label"]] for r in rows], dtype=np.int64)
-
-
-def apply_verdicts(rows: list[dict], ids: list[str], probs: np.ndarray, labels: np.ndarray, flags: list,
-                   actions: list, members: list[str], exempt: frozenset = frozenset()) -> tuple[list, list]:
-    """Carry each original's verdict to every image derived from it (by origin_id).
-
-    Images a person marked `keep` (`exempt`) keep their label whatever the vote.
-    Returns (rows kept, possibly relabelled; one report row per voted original).
-    """
-    mean = probs.mean(axis=0)
-    verdict = {}
-    report = []
-    for i, uid in enumerate(ids):
-        action, new_label = ("keep (corrections)", None) if uid in exempt and flags[i] else actions[i]
-        verdict[uid] = (action, new_label)
-        report.append({
-            "id": uid, "label": CLASSES[labels[i]], "ensemble": CLASSES[int(mean[i].argmax())],
-            "p_label": round(float(mean[i, labels[i]]), 4), "p_ensemble": round(float(mean[i].max()), 4),
-            **{f"vote_{name}": CLASSES[int(probs[m, i].argmax())] for m, name in enumerate(members)},
-            "flag": flags[i][0] if flags[i] else "", "reason": flags[i][1] if flags[i] else "",
-            "action": action, "new_label": new_label or "",
-        })
-    kept = []
-    for row in rows:
-        action, new_label = verdict.get(row["origin_id"], ("keep", None))
-        if action == "remove":
-            continue
-        if action == "relabel":
-            row = {**row, "label": new_label,
-                   "transforms": ";".join(t for t in (row["transforms"], f"vote_relabel_to_{new_label}") if t)}
-        kept.append(row)
-    by_id = {r["id"]: r for r in rows}
-    for r in report:
-        r["path"] = by_id[r["id"]]["path"] if r["id"] in by_id else ""
-    return kept, report
