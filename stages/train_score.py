@@ -12,6 +12,7 @@ from dcai.manifest import read_manifest
 from dcai.params import load_params
 from dcai.review import contact_sheet
 from dcai.train_score import set_threads, summarize_seeds, train_and_score
+from dcai.twins import count_twins, submission_digests
 from dvclive import Live  # noqa: I001
 from dvclive.keras import DVCLiveCallback
 
@@ -55,6 +56,9 @@ def main() -> int:
         else:
             weights.unlink(missing_ok=True)
     scores = summarize_seeds(per_seed)
+    trained_on = submission_digests(SUBMISSION)
+    for name, path in test_sets.items():  # the overlap is reported, never removed: it is part of the test
+        scores["test"][name]["identical_in_training"] = count_twins(path, trained_on)
     trained_on_label_book = sum(1 for r in read_manifest(SPLIT) if r.get("role") == "label_book")
     if trained_on_label_book:
         scores["label_book_images_in_training"] = trained_on_label_book

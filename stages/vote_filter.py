@@ -22,7 +22,7 @@ def main() -> int:
     p = load_params("vote_filter")
     try:
         rules = VoteRules(p["method"], p["min_label_prob"], p["max_entropy"], p["action"], p["relabel_min_prob"],
-                          p["majority_vote"])
+                          p["majority_vote"], p["ambiguous_action"])
     except ValueError as err:
         print(f"vote_filter: {err}", file=sys.stderr)
         return 1

@@ -4,7 +4,8 @@ import pytest
 from PIL import Image
 
 from conftest import numeral_image
-from dcai.autoaugment import OPERATIONS, SVHN_POLICY, active_policy, apply_operation, generate_augmented, magnitude
+from dcai.autoaugment import (OPERATIONS, SVHN_POLICY, Step, active_policy, apply_operation, augment, generate_augmented,
+                              magnitude)
 from dcai.five_crop import five_crop_rows, guarded_crops
 from dcai.flips import flip_rows, parse_flip_rules
 from dcai.ink import ink_mask
@@ -104,8 +105,8 @@ def test_geometric_operations_fill_white_and_translate_relative_to_size():
 
 def test_augmentation_is_seeded_and_never_applies_a_disabled_operation(tmp_path):
     rows = originals(tmp_path, {f"o{k}": (label, numeral_image(strokes=k + 1)) for k, label in enumerate(["i", "ii"])})
-    params = {"per_class": 30, "seed": 3, "skip_unchanged": True, "workers": 2,
-              "operations": {op: op not in ("Invert", "Solarize") for op in OPERATIONS}}
+    params = {"per_class": 30, "seed": 3, "skip_unchanged": True, "workers": 2, "min_ink_kept": 0.9,
+              "ink_threshold": 128, "operations": {op: op not in ("Invert", "Solarize") for op in OPERATIONS}}
     outs = []
     for run in ("a", "b"):
         (tmp_path / run).mkdir()
@@ -115,6 +116,35 @@ def test_augmentation_is_seeded_and_never_applies_a_disabled_operation(tmp_path)
         assert not any("Invert" in r["transforms"] or "Solarize" in r["transforms"] for r in rows_out)
         assert all(r["kind"] == "augment" and r["transforms"].startswith("autoaugment_svhn") for r in rows_out)
     assert outs[0] == outs[1]
+
+
+def test_the_ink_guard_measures_ink_pushed_out_of_the_frame():
+    pixels = np.full((100, 100), 255, np.uint8)
+    pixels[30:70, 20:30] = 0  # a stroke on the left third
+    policy = [(1, [Step("TranslateX", 1.0, 9)])]  # 45% of the width, left or right
+    kept = {}
+    for seed in range(8):
+        out, record, share = augment(pixels.copy(), policy, np.random.default_rng(seed))
+        kept[record.split("(")[1][0]] = (share, int((out < 128).sum()))
+    assert kept["+"][0] > 0.99 and kept["+"][1] == 400  # pushed right: still whole in the frame
+    assert kept["-"][0] < 0.05 and kept["-"][1] == 0    # pushed left: gone, and the guard says so
+    _, _, share = augment(pixels.copy(), [(1, [Step("Equalize", 1.0, None)])], np.random.default_rng(0))
+    assert share == 1.0  # intensity operations move no ink
+
+
+def test_no_augmented_image_loses_its_ink_to_the_frame(tmp_path):
+    image = np.full((64, 64), 255, np.uint8)
+    image[8:56, 4:12] = 0
+    image[8:56, 52:60] = 0  # "ii" drawn to the edges: most shifts and shears cut a stroke
+    rows = originals(tmp_path, {"o": ("ii", Image.fromarray(image))})
+    params = {"per_class": 40, "seed": 3, "skip_unchanged": True, "workers": 1, "min_ink_kept": 0.9,
+              "ink_threshold": 128, "operations": {op: op in ("TranslateX", "ShearX") for op in OPERATIONS}}
+    rows_out, counts = generate_augmented(rows, params, tmp_path, "x")
+    assert counts["rejected_by_ink_guard"] > 0
+    ink = (image < 128).sum()
+    for row in rows_out:
+        out = np.asarray(Image.open(tmp_path / f"{row['id']}.png"))
+        assert (out < 128).sum() >= 0.8 * ink, row["transforms"]  # interpolation blurs edges, never a stroke
 
 
 def test_flips_map_labels_by_the_table(tmp_path):

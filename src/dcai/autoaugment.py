@@ -5,6 +5,11 @@ applied with its probability; magnitudes are bins 0..9 of the ranges below, with
 random sign where the operation is signed. Geometric operations fill with white (the
 numerals are dark ink on white paper) and translate relative to the image size, at the
 stored resolution. Albumentations does the operations it has; Pillow does Contrast.
+
+A guard like five-crop's: a shear, rotation or translation that pushes part of the
+numeral out of the frame can change its class (an X cut in half reads as V). The
+geometric operations are replayed on a map of the original's ink (paper 0, fill 0);
+a draw that keeps less than `min_ink_kept` of the ink mass is redrawn.
 """
 import math
 import multiprocessing
@@ -58,6 +63,7 @@ RANGES = {
     "TranslateX": (150 / 331, True), "TranslateY": (150 / 331, True),
     "Rotate": (30.0, True), "Contrast": (0.9, True), "Solarize": (255.0, False),
 }
+GEOMETRIC = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate")
 OPERATIONS = ("ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Contrast", "Solarize",
               "Equalize", "Invert", "AutoContrast")
 
@@ -90,17 +96,17 @@ def magnitude(op: str, bin_: int | None, sign: int) -> float | None:
     return sign * value if signed else value
 
 
-def apply_operation(pixels: np.ndarray, op: str, value: float | None) -> np.ndarray:
-    """One operation on an (H, W) uint8 grayscale image."""
+def apply_operation(pixels: np.ndarray, op: str, value: float | None, fill: int = WHITE) -> np.ndarray:
+    """One operation on an (H, W) uint8 grayscale image; `fill` is what comes in at the edges."""
     if op in ("ShearX", "ShearY"):
         degrees = math.degrees(math.atan(value))
         shear = {"x": (degrees, degrees), "y": (0, 0)} if op == "ShearX" else {"x": (0, 0), "y": (degrees, degrees)}
-        transform = A.Affine(shear=shear, fill=WHITE, p=1.0)
+        transform = A.Affine(shear=shear, fill=fill, p=1.0)
     elif op in ("TranslateX", "TranslateY"):
         shift = {"x": (value, value), "y": (0, 0)} if op == "TranslateX" else {"x": (0, 0), "y": (value, value)}
-        transform = A.Affine(translate_percent=shift, fill=WHITE, p=1.0)
+        transform = A.Affine(translate_percent=shift, fill=fill, p=1.0)
     elif op == "Rotate":
-        transform = A.Affine(rotate=(value, value), fill=WHITE, p=1.0)
+        transform = A.Affine(rotate=(value, value), fill=fill, p=1.0)
     elif op == "Solarize":
         transform = A.Solarize(threshold_range=(value / 255, value / 255), p=1.0)
     elif op == "Equalize":
@@ -116,18 +122,32 @@ def apply_operation(pixels: np.ndarray, op: str, value: float | None) -> np.ndar
     return transform(image=pixels)["image"]
 
 
+def ink_map(pixels: np.ndarray, ink_threshold: int) -> np.ndarray:
+    """How much darker than `ink_threshold` each pixel is: 0 on paper, so the edges' fill adds nothing."""
+    return np.clip(ink_threshold - pixels.astype(np.int16), 0, 255).astype(np.uint8)
+
+
 def augment(pixels: np.ndarray, policy: list[tuple[int, list[Step]]], rng: np.random.Generator,
-            ) -> tuple[np.ndarray, str]:
-    """Apply one randomly drawn sub-policy; return the image and a record of what was done."""
+            ink_threshold: int = 128) -> tuple[np.ndarray, str, float]:
+    """Apply one randomly drawn sub-policy.
+
+    Returns the image, a record of what was done, and the share of the original's ink
+    mass that the geometric operations kept inside the frame (1.0 when none ran).
+    """
     number, steps = policy[int(rng.integers(len(policy)))]
     done = []
+    ink = ink_map(pixels, ink_threshold)
+    ink_before = float(ink.sum())
     for step in steps:
         if rng.random() >= step.prob:
             continue
         value = magnitude(step.op, step.bin, 1 if rng.random() < 0.5 else -1)
         pixels = apply_operation(pixels, step.op, value)
+        if step.op in GEOMETRIC:
+            ink = apply_operation(ink, step.op, value, fill=0)
         done.append(step.op if value is None else f"{step.op}({value:+.3g})")
-    return pixels, f"autoaugment_svhn{number}:" + ("&".join(done) or "none")
+    kept = float(ink.sum()) / ink_before if ink_before > 0 else 1.0
+    return pixels, f"autoaugment_svhn{number}:" + ("&".join(done) or "none"), kept
 
 
 _WORKER: dict = {}
@@ -137,22 +157,35 @@ def _init_worker(state: dict) -> None:
     _WORKER.update(state)
 
 
-def _augment_task(task: tuple[str, int]) -> tuple[dict, bool]:
-    """Make output k of a class. It depends only on (seed, class, k), whichever worker runs it."""
+def _augment_task(task: tuple[str, int]) -> tuple[dict, bool, int]:
+    """Make output k of a class. It depends only on (seed, class, k), whichever worker runs it.
+
+    Returns the row, whether no operation fired, and how many draws the ink guard rejected.
+    """
     label, k = task
     w = _WORKER
     sources = w["sources"][label]
     rng = np.random.default_rng([w["seed"], CLASS_INDEX[label], k])
+    rejected = 0
+    best = None
     for _ in range(MAX_DRAWS):
         source = sources[int(rng.integers(len(sources)))]
         pixels = np.array(Image.open(source["path"]).convert("L"))  # writable: albumentations works in place
-        out, record = augment(pixels, w["policy"], rng)
-        if not (w["skip_unchanged"] and record.endswith(":none")):
-            break
+        out, record, kept = augment(pixels, w["policy"], rng, w["ink_threshold"])
+        if w["skip_unchanged"] and record.endswith(":none"):
+            continue
+        if kept < w["min_ink_kept"]:
+            rejected += 1
+            if best is None or kept > best[3]:
+                best = (source, out, record, kept)
+            continue
+        best = (source, out, record, kept)
+        break
+    source, out, record, kept = best if best is not None else (source, out, record, kept)
     new = derived_row(source, f"aa{k}", "augment", record, f"{w['prefix']}/{source['id']}-aa{k}.png",
                       (out.shape[1], out.shape[0]))
     Image.fromarray(out).save(Path(w["images_dir"]) / f"{new['id']}.png", format="PNG")
-    return new, record.endswith(":none")
+    return new, record.endswith(":none"), rejected
 
 
 def generate_augmented(rows: list[dict], p: dict, images_dir: Path, prefix: str) -> tuple[list[dict], dict]:
@@ -166,6 +199,7 @@ def generate_augmented(rows: list[dict], p: dict, images_dir: Path, prefix: str)
             sources.setdefault(row["label"], []).append(row)
     tasks = [(label, k) for label in sorted(sources) for k in range(p["per_class"])]
     state = {"sources": sources, "policy": policy, "seed": p["seed"], "skip_unchanged": p["skip_unchanged"],
+             "min_ink_kept": p["min_ink_kept"], "ink_threshold": p["ink_threshold"],
              "images_dir": str(images_dir), "prefix": prefix}
     if p["workers"] > 1:
         with multiprocessing.get_context("fork").Pool(p["workers"], _init_worker, (state,)) as pool:
@@ -174,12 +208,13 @@ def generate_augmented(rows: list[dict], p: dict, images_dir: Path, prefix: str)
     else:
         _init_worker(state)
         results = [_augment_task(t) for t in tqdm(tasks, desc="autoaugment", unit="image", mininterval=1.0)]
-    out = [r for r, _ in results]
+    out = [r for r, _, _ in results]
     ops = {}
     for row in out:
         record = row["transforms"].rsplit(";", 1)[-1]
         for op in record.split(":", 1)[1].split("&"):
             name = op.split("(")[0]
             ops[name] = ops.get(name, 0) + 1
-    return out, {"sub_policies": len(policy), "unchanged": sum(1 for _, u in results if u),
+    return out, {"sub_policies": len(policy), "unchanged": sum(1 for _, u, _ in results if u),
+                 "rejected_by_ink_guard": sum(r for _, _, r in results),
                  "operations_applied": dict(sorted(ops.items()))}

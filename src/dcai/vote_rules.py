@@ -17,15 +17,20 @@ class VoteRules:
     method: str              # vote | cleanlab
     min_label_prob: float
     max_entropy: float
-    action: str              # remove | relabel | review
+    action: str              # what happens to noisy flags: remove | relabel | review
     relabel_min_prob: float
     majority_vote: bool = False  # also noisy when most members vote for one other class
+    ambiguous_action: str = "remove"  # what happens to ambiguous flags: remove | review
 
     def __post_init__(self):
         if self.method not in ("vote", "cleanlab"):
             raise ValueError(f"vote_filter.method must be vote or cleanlab, not {self.method!r}")
         if self.action not in ("remove", "relabel", "review"):
             raise ValueError(f"vote_filter.action must be remove, relabel or review, not {self.action!r}")
+        if self.ambiguous_action not in ("remove", "review"):
+            raise ValueError(f"vote_filter.ambiguous_action must be remove or review, not {self.ambiguous_action!r}")
+        if not 0 <= self.min_label_prob <= 1 or not 0 <= self.relabel_min_prob <= 1:
+            raise ValueError("vote_filter.min_label_prob and relabel_min_prob must be within [0, 1]")
 
 
 def flag(probs: np.ndarray, labels: np.ndarray, rules: VoteRules) -> list[tuple[str, str] | None]:
@@ -65,6 +70,10 @@ def decide(probs: np.ndarray, labels: np.ndarray, flags: list, rules: VoteRules)
         best = int(mean[i].argmax())
         if verdict is None:
             out.append(("keep", None))
+        elif verdict[0] == AMBIGUOUS:
+            # an uncertain ensemble is no evidence against the label: on the competition data
+            # 406 of 547 ambiguous flags were images a person kept (benchmarks.cleaning)
+            out.append(("review", None) if rules.ambiguous_action == "review" else ("remove", None))
         elif rules.action == "review":
             out.append(("review", None))
         elif (rules.action == "relabel" and best != labels[i] and mean[i, best] >= rules.relabel_min_prob):

@@ -1,0 +1,175 @@
+"""Automatic cleaning measured against a person's review of the competition's data.
+
+    python -m benchmarks.cleaning --run DIR          # DIR: a project folder after `dvc repro vote_filter`
+                                                     # on the competition data (fully automatic)
+    python -m benchmarks.cleaning --run DIR --json out.json
+
+The base is the 2,880 provided images and ../shared/data/dcai2021_review/manual_review.csv
+(keep / remove / relabel). An image is *acted on* when the pipeline removes or relabels it
+for any reason but being a duplicate whose twin stays in the data; a *hit* is an acted-on
+image the review flags (remove or relabel). Precision = hits / acted on, recall = hits /
+flagged; relabel agreement is over images both relabel. The review only measures: nothing
+here feeds a decision about an image back into the recipe.
+
+The vote rules are re-applied to the cached out-of-fold probabilities (data/vote/oof.npz),
+so a threshold sweep costs nothing; clean's removals are read from its report.
+"""
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from dcai.classes import CLASSES  # noqa: E402
+from dcai.reports import reason_kind  # noqa: E402
+from dcai.vote_rules import VoteRules, decide, flag  # noqa: E402
+
+TWIN_KEPT = ("duplicate", "near duplicate")  # the image's content stays in the data: not an action
+REVIEW = REPO.parent / "shared/data/dcai2021_review/manual_review.csv"
+
+
+def review_key(original_path: str) -> str:
+    """train/<class>/<file> or val/<class>/<file>: how the review names an image."""
+    parts = Path(original_path).parts
+    return "/".join(parts[-3:])
+
+
+def load_review(path: Path) -> dict[str, dict]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["file_path"]: r for r in csv.DictReader(fh)}
+
+
+def score(acted: dict[str, tuple[str, str | None]], review: dict[str, dict]) -> dict:
+    """acted: review key -> (remove | relabel, new label). Precision, recall, relabel agreement."""
+    flagged = {k for k, r in review.items() if r["action"] in ("remove", "relabel")}
+    hits = flagged & set(acted)
+    both_relabel = [k for k, (a, _) in acted.items() if a == "relabel" and review[k]["action"] == "relabel"]
+    agree = sum(1 for k in both_relabel if acted[k][1] == review[k]["corrected_label"])
+    relabels = [k for k, (a, _) in acted.items() if a == "relabel"]
+    return {
+        "acted_on": len(acted), "hits": len(hits), "flagged_by_review": len(flagged),
+        "precision": round(len(hits) / len(acted), 3) if acted else None,
+        "recall": round(len(hits) / len(flagged), 3) if flagged else None,
+        "relabels": len(relabels),
+        "relabels_the_review_keeps": sum(1 for k in relabels if review[k]["action"] == "keep"),
+        "relabel_agreement": round(agree / len(both_relabel), 3) if both_relabel else None,
+        "relabel_agreement_n": len(both_relabel),
+    }
+
+
+def clean_actions(run: Path) -> dict[str, dict[str, tuple[str, None]]]:
+    """Per reason kind of clean's report: review key -> (remove, None)."""
+    out: dict[str, dict] = {}
+    with open(run / "reports/clean_removed.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            kind = reason_kind(row["reason"])
+            if kind not in TWIN_KEPT:
+                out.setdefault(kind, {})[review_key(row["original_path"])] = ("remove", None)
+    return out
+
+
+def vote_actions(probs, labels, keys, rules: VoteRules, only: str | None = None) -> dict:
+    """review key -> (remove | relabel, label) for what the rules do; `only` keeps one flag kind."""
+    flags = flag(probs, labels, rules)
+    if only:
+        flags = [f if f and f[0] == only else None for f in flags]
+    out = {}
+    for key, (action, new_label) in zip(keys, decide(probs, labels, flags, rules)):
+        if action in ("remove", "relabel"):
+            out[key] = (action, new_label)
+    return out
+
+
+def rules_from(params: dict, **changes) -> VoteRules:
+    p = {**params, **changes}
+    return VoteRules(p["method"], p["min_label_prob"], p["max_entropy"], p["action"], p["relabel_min_prob"],
+                     p.get("majority_vote", False), p.get("ambiguous_action", "remove"))
+
+
+def measure(run: Path, review: dict[str, dict], vote_params: dict) -> dict:
+    manifest = {}
+    with open(run / "data/ingested/manifest.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            manifest[row["id"]] = review_key(row["original_path"])
+    oof = np.load(run / "data/vote/oof.npz")
+    probs, labels = oof["probs"], oof["labels"]
+    keys = [manifest[str(i)] for i in oof["ids"]]
+    unknown = [k for k in keys if k not in review]
+    if unknown:
+        raise SystemExit(f"cleaning: {len(unknown)} images are not in the review, e.g. {unknown[:3]}: "
+                         "is the run on the competition data?")
+    by_clean = clean_actions(run)
+    all_clean = {k: v for acts in by_clean.values() for k, v in acts.items()}
+    base = rules_from(vote_params)
+    rows = {f"clean: {kind}": score(acts, review) for kind, acts in sorted(by_clean.items())}
+    rows["clean: all"] = score(all_clean, review)
+    for t in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3):
+        rows[f"vote noisy p<{t}, remove"] = score(
+            vote_actions(probs, labels, keys, rules_from(vote_params, min_label_prob=t, action="remove"), "noisy"),
+            review)
+    for t in (0.05, 0.1, 0.2):
+        for r in (0.5, 0.7, 0.9):
+            rows[f"vote noisy p<{t}, relabel at p>={r}"] = score(vote_actions(
+                probs, labels, keys, rules_from(vote_params, min_label_prob=t, action="relabel",
+                                                relabel_min_prob=r), "noisy"), review)
+    for e in (1.0, 1.25, 1.5, 1.75):
+        rows[f"vote ambiguous entropy>{e}"] = score(vote_actions(
+            probs, labels, keys, rules_from(vote_params, min_label_prob=0.0, max_entropy=e,
+                                            ambiguous_action="remove"), "ambiguous"), review)
+    rows["cleanlab find_label_issues, remove"] = score(
+        vote_actions(probs, labels, keys, rules_from(vote_params, method="cleanlab", action="remove"), "noisy"),
+        review)
+    default_vote = vote_actions(probs, labels, keys, base)
+    rows["vote filter as configured"] = score(default_vote, review)
+    rows["pipeline as configured (clean + vote filter)"] = score({**all_clean, **default_vote}, review)
+    ensemble = probs.mean(axis=0).argmax(axis=1)
+    relabelled = [i for i, k in enumerate(keys) if review[k]["action"] == "relabel"]
+    return {
+        "images": len(review), "originals_voted": len(keys), "vote_filter": vote_params,
+        "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
+        "ensemble_top_class_matches_review_relabel": round(float(np.mean(
+            [CLASSES[ensemble[i]] == review[keys[i]]["corrected_label"] for i in relabelled])), 3),
+        "rules": rows,
+    }
+
+
+def print_table(result: dict) -> None:
+    print(f"{result['images']} reviewed images; {result['originals_voted']} originals voted on; ensemble "
+          f"out-of-fold accuracy {result['oof_accuracy_ensemble']}; where the review relabels, the ensemble's "
+          f"top class is the review's {result['ensemble_top_class_matches_review_relabel']:.0%} of the time\n")
+    print("| rule | acted on | hits | precision | recall | relabels (review keeps) | relabel agreement (n) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, s in result["rules"].items():
+        agreement = "" if s["relabel_agreement"] is None else f"{s['relabel_agreement']} ({s['relabel_agreement_n']})"
+        print(f"| {name} | {s['acted_on']} | {s['hits']} | {s['precision']} | {s['recall']} | "
+              f"{s['relabels']} ({s['relabels_the_review_keeps']}) | {agreement} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="project folder with data/vote/oof.npz")
+    parser.add_argument("--review", type=Path, default=REVIEW)
+    parser.add_argument("--params", type=Path, default=REPO / "params.yaml",
+                        help="whose vote_filter rules are 'as configured' (default: this checkout's)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args()
+    for needed in (args.review, args.run / "data/vote/oof.npz", args.run / "reports/clean_removed.csv"):
+        if not needed.exists():
+            print(f"cleaning: {needed} not found", file=sys.stderr)
+            return 1
+    vote_params = yaml.safe_load(args.params.read_text())["vote_filter"]
+    result = measure(args.run, load_review(args.review), {k: v for k, v in vote_params.items() if k != "train"})
+    print_table(result)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
