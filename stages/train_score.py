@@ -1,8 +1,13 @@
-"""Stage train_score: data/submission -> models/best.weights.h5, metrics/score.json, curves.
+"""Stage train_score: data/submission -> models/, metrics/score.json, curves.
 
 Trains the fixed model once per seed in train_score.seeds; scores are reported per seed and
 as mean/std/min/max, because one 100-epoch run moves by a few points from run to run.
+Every seed's best-val weights are kept (models/seeds/seed_<s>.weights.h5); the seed with
+the best val accuracy (the first of equals) is models/best.weights.h5, and its confusion
+matrices and error galleries are the ones written. Choosing by val, never by a test set,
+keeps the test scores honest.
 """
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,19 +16,18 @@ from dcai.atomic import write_json
 from dcai.manifest import read_manifest
 from dcai.params import load_params
 from dcai.review import contact_sheet
-from dcai.train_score import set_threads, summarize_seeds, train_and_score
+from dcai.train_score import label_book_warning, set_threads, summarize_seeds, train_and_score
 from dcai.twins import count_twins, submission_digests
 from dvclive import Live  # noqa: I001
 from dvclive.keras import DVCLiveCallback
 
 SUBMISSION = Path("data/submission")
 WEIGHTS = Path("models/best.weights.h5")
+SEED_WEIGHTS = Path("models/seeds")
 LIVE_DIR = Path("metrics/train")
 ERRORS = Path("reports/errors")
 HOLDOUT = Path("data/holdout/test")
 SPLIT = Path("data/split/manifest.csv")  # what the submission holds, with each image's source role
-NOT_A_TEST = ("a label_book source is in the training data: the label book's score is no longer a test "
-              "of unseen images")  # written by the holdout stage when holdout.fraction > 0
 
 
 def main() -> int:
@@ -39,10 +43,10 @@ def main() -> int:
             print("train_score: 'holdout' is the held-out set's name; rename that test set", file=sys.stderr)
             return 1
         test_sets["holdout"] = HOLDOUT
-    per_seed = {}
+    per_seed, details = {}, {}
+    shutil.rmtree(SEED_WEIGHTS, ignore_errors=True)
     for k, seed in enumerate(p["seeds"]):
-        # The first seed's weights, confusion and gallery are kept; later seeds add their scores.
-        weights = WEIGHTS if k == 0 else WEIGHTS.with_name(f".seed_{seed}.weights.h5")
+        weights = SEED_WEIGHTS / f"seed_{seed}.weights.h5"
         print(f"train_score: seed {seed} ({k + 1} of {len(p['seeds'])})", flush=True)
         with Live(dir=str(LIVE_DIR / f"seed_{seed}"), dvcyaml=None, save_dvc_exp=False) as live:
             scores, confusion, errors = train_and_score(SUBMISSION, test_sets, p["epochs"], seed, weights,
@@ -50,24 +54,23 @@ def main() -> int:
         # dvclive's summary holds the last epoch, not the best one scored below; left in the
         # plots folder it would be read as a plot (and fail): only the curves stay
         (LIVE_DIR / f"seed_{seed}" / "metrics.json").unlink(missing_ok=True)
-        per_seed[seed] = scores
-        if k == 0:
-            first_confusion, first_errors = confusion, errors
-        else:
-            weights.unlink(missing_ok=True)
+        per_seed[seed], details[seed] = scores, (confusion, errors)
+    best = max(per_seed, key=lambda s: per_seed[s]["val"]["accuracy"])  # max keeps the first of equals
+    shutil.copyfile(SEED_WEIGHTS / f"seed_{best}.weights.h5", WEIGHTS)
+    best_confusion, best_errors = details[best]
     scores = summarize_seeds(per_seed)
+    scores["best_seed"] = best
     trained_on = submission_digests(SUBMISSION)
     for name, path in test_sets.items():  # the overlap is reported, never removed: it is part of the test
         scores["test"][name]["identical_in_training"] = count_twins(path, trained_on)
-    trained_on_label_book = sum(1 for r in read_manifest(SPLIT) if r.get("role") == "label_book")
-    if trained_on_label_book:
-        scores["label_book_images_in_training"] = trained_on_label_book
-        scores["warning"] = NOT_A_TEST
-        print(f"train_score: warning: {NOT_A_TEST}", file=sys.stderr)
-    for name, rows in first_confusion.items():
+    warning = label_book_warning(read_manifest(SPLIT))
+    scores.update(warning)
+    if warning:
+        print(f"train_score: warning: {warning['warning']}", file=sys.stderr)
+    for name, rows in best_confusion.items():
         write_json(f"metrics/confusion/{name}.json", rows)
     ERRORS.mkdir(parents=True, exist_ok=True)
-    for name, rows in first_errors.items():  # "true>predicted p" under each image the model got wrong
+    for name, rows in best_errors.items():  # "true>predicted p" under each image the model got wrong
         contact_sheet(rows, caption_key="caption").save(ERRORS / f"{name}.png")
     write_json("metrics/score.json", scores)
     summary = ", ".join(f"{n} {s.get('accuracy', 'n/a')}" for n, s in scores["test"].items())

@@ -93,6 +93,11 @@ def test_exact_and_near_duplicates_keep_one_and_conflicts_go(tmp_path):
     assert reasons["b1"].startswith("conflict") and reasons["b2"].startswith("conflict")
     assert conflicts == 1
 
+    # a person's keep: true wins over the duplicate and conflict rules
+    kept, removed, _ = run_clean(rows, exempt={"a3", "b2"})
+    assert sorted(r["id"] for r in kept) == ["a3", "b2", "c"]
+    assert {r["id"]: r["reason"] for r in removed}["a1"] == "near duplicate: of a3"
+
     majority = make_rows(tmp_path, {"m1": ("i", base), "m2": ("i", base.copy()), "m3": ("x", base.copy())})
     params = CleanParams(**{**PARAMS.__dict__, "conflicting_duplicates": "keep_majority"})
     kept, removed, _ = run_clean(majority, params)

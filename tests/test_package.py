@@ -1,3 +1,4 @@
+import os
 import zipfile
 
 import pytest
@@ -5,7 +6,7 @@ import pytest
 from conftest import numeral_image
 from dcai.budget import batches, counted_size, fits_budget
 from dcai.classes import CLASSES
-from dcai.package import SubmissionError, check_counts, check_decodes, make_zip, write_submission
+from dcai.package import ZIP_DATE, SubmissionError, check_counts, check_decodes, make_zip, write_submission
 
 
 def test_the_size_rule_is_counted_in_batches():
@@ -38,8 +39,13 @@ def test_submission_has_the_competition_layout_and_a_deterministic_zip(tmp_path)
     assert (out / "train" / "iv" / "id1.png").is_file() and (out / "val" / "x" / "id2.png").is_file()
     check_decodes(out)
     make_zip(out, tmp_path / "a.zip")
+    for path in out.rglob("*"):  # the files' own times must not matter either
+        os.utime(path, (1_700_000_000, 1_700_000_000))
     make_zip(out, tmp_path / "b.zip")
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    # a zip stores times to 2 seconds, so two zips made a moment apart can agree by luck:
+    # check the stored time itself, the fixed date, not the clock's
+    assert {info.date_time for info in zipfile.ZipFile(tmp_path / "a.zip").infolist()} == {ZIP_DATE}
     names = zipfile.ZipFile(tmp_path / "a.zip").namelist()
     assert "train/iv/id1.png" in names and "val/x/id2.png" in names
 

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from dcai.classes import CLASSES
 from dcai.vote import member_agreement, out_of_fold_probs, stratified_folds
 from dcai.vote_rules import NOISY, AMBIGUOUS, VoteRules, apply_verdicts, decide, flag
 
@@ -30,20 +29,23 @@ def test_folds_are_stratified_and_cover_everything():
 
 
 def test_no_image_is_predicted_by_a_model_that_saw_it():
+    # Noise images with arbitrary labels: nothing to generalize from, everything to memorize.
+    # A member that saw an image predicts its label (measured: accuracy 1.0 when every fold
+    # trains on all images); a member that did not is at chance (0.1).
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 4)
     x = rng.uniform(0, 1, (40, 32, 32, 1)).astype(np.float32)
     folds = stratified_folds(labels, 4, seed=2)
     seen = []
-    result = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=1, batch_size=16, learning_rate=1e-3, seed=3,
-                               save_weights=lambda model, name, fold: seen.append((name, fold)))
+    result = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=30, batch_size=8, learning_rate=3e-3, seed=3,
+                               shift=0, save_weights=lambda model, name, fold: seen.append((name, fold)))
     assert seen == [("lenet5", f) for f in range(4)]
-    for i in range(40):
-        assert i not in set(result["train_index"][folds[i]].tolist())
-        assert set(result["train_index"][folds[i]].tolist()) | {j for j in range(40) if folds[j] == folds[i]} == set(range(40))
-    np.testing.assert_allclose(result["probs"].sum(axis=2), 1.0, rtol=1e-5)  # every image was predicted
+    probs = result["probs"][0]
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)  # every image was predicted
+    assert (probs.argmax(axis=1) == labels).mean() <= 0.3
     again = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=1, batch_size=16, learning_rate=1e-3, seed=3)
-    np.testing.assert_allclose(again["probs"], result["probs"], atol=1e-5)  # a fixed seed repeats
+    again2 = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=1, batch_size=16, learning_rate=1e-3, seed=3)
+    np.testing.assert_allclose(again["probs"], again2["probs"], atol=1e-5)  # a fixed seed repeats
 
 
 def test_vote_rules_flag_low_label_probability_majorities_and_ambiguity():
@@ -77,6 +79,18 @@ def test_actions_remove_relabel_only_when_confident_or_review():
         VoteRules("vote", 0.2, 1.5, "delete", 0.9)
 
 
+def test_ambiguous_flags_have_their_own_action():
+    labels = np.array([0, 0, 0])
+    probs = one_hot_probs([[0, 4, 4], [0, 4, 4]], confidence=0.95)
+    flags = [(AMBIGUOUS, "e"), (NOISY, "x"), None]
+    keep_ambiguous = VoteRules("vote", 0.2, 1.5, "relabel", 0.9, ambiguous_action="review")
+    assert decide(probs, labels, flags, keep_ambiguous) == [("review", None), ("relabel", "v"), ("keep", None)]
+    drop_ambiguous = VoteRules("vote", 0.2, 1.5, "review", 0.9, ambiguous_action="remove")
+    assert decide(probs, labels, flags, drop_ambiguous) == [("remove", None), ("review", None), ("keep", None)]
+    with pytest.raises(ValueError, match="ambiguous_action"):
+        VoteRules("vote", 0.2, 1.5, "remove", 0.9, ambiguous_action="relabel")
+
+
 def test_the_cleanlab_path_finds_planted_errors():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 20)
@@ -105,4 +119,3 @@ def test_verdicts_follow_the_original_to_its_derived_images():
     assert [(r["id"], r["label"]) for r in kept] == [("a", "v"), ("a-trim", "v"), ("b", "i"), ("b-trim", "i")]
     assert report[1]["action"] == "keep (corrections)"
     assert member_agreement(one_hot_probs([[0, 1, 2, 3], [0, 1, 2, 4]])) == 0.75
-    assert CLASSES[4] == "v"

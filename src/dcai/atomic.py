@@ -11,12 +11,35 @@ import tempfile
 from pathlib import Path
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove the temporary folders a killed run of this output left (`.<name>.<pid>.*` of
+    a process that is gone); a running process's folder is left alone."""
+    removed = []
+    for candidate in path.parent.glob(f".{path.name}.*"):
+        pid = candidate.name[len(path.name) + 2:].split(".", 1)[0]
+        if candidate.is_dir() and ((pid.isdigit() and not _alive(int(pid))) or candidate.name == f".{path.name}.old"):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path):
     """Yield a fresh temporary folder that replaces `path` when the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    remove_stale_temporaries(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", dir=path.parent))
     try:
         yield tmp
     except BaseException:

@@ -4,6 +4,11 @@ Sources and test sets can be anywhere (`../shared/...`, a mounted disk), and DVC
 take a list from params.yaml as a stage's dependencies. A cheap stage that always runs
 writes a digest of their contents; the stages that read them depend on that file, so
 they re-run exactly when a source's content changes, and not otherwise.
+
+One bad file never stops the fingerprint: a file that cannot be read (a dangling link,
+no permission) enters the digest by its name and error, so ingest, which reports it,
+still runs, and re-runs when it becomes readable. Names are digested as raw bytes, so a
+name that is not valid UTF-8 is fine too.
 """
 import hashlib
 import os
@@ -13,14 +18,25 @@ from pathlib import Path
 def folder_digest(folder: str | Path) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: folder not found")
+        raise FileNotFoundError(f"{folder}: folder not found" if not folder.exists() else f"{folder}: a file, not a folder")
     digest = hashlib.sha256()
-    files = 0
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
+    files, unreadable = 0, []
+    visited = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        visited.add(os.path.realpath(dirpath))
+        # linked folders are followed (ingest reads them), but a link back up is not a loop
+        dirnames[:] = sorted(d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) not in visited)
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            rel = os.fsencode(path.relative_to(folder))
+            digest.update(rel + b"\0")
+            try:
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+            except OSError as err:
+                digest.update(f"unreadable: {err.strerror}".encode())
+                unreadable.append(f"{os.fsdecode(rel)!r}: {err.strerror}")
             files += 1
-    return {"path": folder.as_posix(), "files": files, "sha256": digest.hexdigest()}
+    out = {"path": folder.as_posix(), "files": files, "sha256": digest.hexdigest()}
+    if unreadable:
+        out["unreadable"] = unreadable
+    return out

@@ -131,7 +131,7 @@ def build_report(root: Path, title: str, samples_per_stage: int, seed: int) -> s
                                        samples_per_stage, seed))
     errors = sorted((root / "reports/errors").glob("*.png"))
     if errors:
-        parts.append("<h2>Misclassified test images (true>predicted p), first seed</h2>")
+        parts.append("<h2>Misclassified test images (true>predicted p), best-val seed</h2>")
         for png in errors:
             parts.append(f"<h3>{html.escape(png.stem)}</h3>{embed(Image.open(png))}")
     params = yaml.safe_load((root / "params.yaml").read_text())

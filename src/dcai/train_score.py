@@ -156,6 +156,7 @@ def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, s
     scores = {
         "train": {
             "images": int(len(train_x)), "epochs": epochs, "best_epoch": int(np.argmax(val_acc)) + 1,
+            "val_accuracy_per_epoch": [round(float(a), 4) for a in val_acc],
             "seconds": round(wall, 1), "steps_per_execution": chunk,
             "ms_per_step": round(1000 * float(np.median(timer.train_seconds)) / steps, 2),
         },
@@ -169,6 +170,16 @@ def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, s
         confusion[name] = confusion_rows(logits, y)
         errors[name] = misclassified(logits, y, paths)
     return scores, confusion, errors
+
+
+NOT_A_TEST = ("a label_book source is in the training data: the label book's score is no longer a test "
+              "of unseen images")
+
+
+def label_book_warning(submission_rows: list[dict]) -> dict:
+    """score.json's warning when images of a `label_book` source role were trained on."""
+    n = sum(1 for r in submission_rows if r.get("role") == "label_book")
+    return {"label_book_images_in_training": n, "warning": NOT_A_TEST} if n else {}
 
 
 def _spread(values: list[float]) -> dict:

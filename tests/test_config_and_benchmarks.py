@@ -1,0 +1,74 @@
+"""The real-data configuration, the human-reviewed reference and the cleaning benchmark's counting."""
+import pytest
+import yaml
+
+from benchmarks.cleaning import score
+from benchmarks.human_review import corrections_from_review
+from conftest import DCAI2021, REPO, needs_dcai2021
+from dcai.config import ConfigError, apply_config
+from dcai.corrections import load_corrections, match_corrections
+from dcai.ingest import find_candidates, image_id, parse_sources
+
+REVIEW = REPO.parent / "shared/data/dcai2021_review/manual_review.csv"
+
+
+def test_a_config_merges_into_params_keeping_comments_and_refuses_unknown_keys(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text("ingest:\n  sources:\n    - data/a   # the demo\n  max_side: 10\n"
+                      "train_score:\n  seeds: [1]  # one\n  test_sets:\n    builtin: t\n")
+    config = tmp_path / "c.yaml"
+    config.write_text("ingest:\n  sources: [data/b]\ntrain_score:\n  test_sets:\n    real: r\n")
+    apply_config(config, params)
+    merged = yaml.safe_load(params.read_text())
+    assert merged == {"ingest": {"sources": ["data/b"], "max_side": 10},
+                      "train_score": {"seeds": [1], "test_sets": {"real": "r"}}}  # a mapping value replaces whole
+    assert "# one" in params.read_text()
+    config.write_text("train_score:\n  seed: [2]\n")
+    with pytest.raises(ConfigError, match="train_score.seed: no such key"):
+        apply_config(config, params)
+    config.write_text("nope:\n  x: 1\n")
+    with pytest.raises(ConfigError, match="nope: no such group"):
+        apply_config(config, params)
+
+
+def test_the_shipped_config_is_fully_automatic_and_names_keys_params_has(tmp_path):
+    config = yaml.safe_load((REPO / "configs/dcai2021.yaml").read_text())
+    assert load_corrections(REPO / config["clean"]["corrections"]) == []  # nobody's decision enters it
+    feeds = [*config["ingest"]["sources"], config["clean"]["corrections"]]
+    assert not any("test_half" in f or "review" in f for f in feeds)
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    apply_config(REPO / "configs/dcai2021.yaml", tmp_path / "params.yaml")  # every key exists
+
+
+@needs_dcai2021
+def test_the_shipped_config_points_at_the_real_data():
+    config = yaml.safe_load((REPO / "configs/dcai2021.yaml").read_text())
+    for path in [*config["ingest"]["sources"], *config["train_score"]["test_sets"].values()]:
+        assert (REPO / path).is_dir(), path
+
+
+@needs_dcai2021
+def test_the_human_reviewed_corrections_name_real_images(tmp_path):
+    entries = corrections_from_review(REVIEW)
+    assert sum("remove" in e for e in entries) == 264 and sum("relabel" in e for e in entries) == 108
+    source = parse_sources([str(DCAI2021)])[0]
+    rows = []
+    for c in find_candidates(source):
+        if not c.skip_reason:
+            rel = c.path.relative_to(source.root).as_posix()
+            rows.append({"id": image_id(source.name, rel), "original_path": f"{source.root.as_posix()}/{rel}"})
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(entries))
+    assert len(match_corrections(load_corrections(tmp_path / "c.yaml"), rows)) == 372
+
+
+def test_cleaning_precision_recall_and_relabel_agreement_are_counted_as_defined():
+    review = {f"train/i/{k}.png": {"action": a, "corrected_label": c}
+              for k, (a, c) in enumerate([("remove", ""), ("relabel", "ii"), ("relabel", "v"), ("keep", ""),
+                                          ("keep", ""), ("relabel", "x")])}
+    acted = {"train/i/0.png": ("remove", None), "train/i/1.png": ("relabel", "ii"), "train/i/2.png": ("relabel", "iv"),
+             "train/i/3.png": ("remove", None), "train/i/4.png": ("relabel", "v")}
+    s = score(acted, review)
+    assert (s["acted_on"], s["hits"], s["flagged_by_review"]) == (5, 3, 4)
+    assert s["precision"] == 0.6 and s["recall"] == 0.75
+    assert s["relabel_agreement"] == 0.5 and s["relabel_agreement_n"] == 2  # 1 agrees, 2 names another class
+    assert s["relabels"] == 3 and s["relabels_the_review_keeps"] == 1

@@ -1,0 +1,77 @@
+"""Stage scripts run as DVC runs them (in a project folder, reading params.yaml), on crafted inputs."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import yaml
+from PIL import Image
+
+from conftest import REPO, numeral_image
+from dcai.classes import CLASS_INDEX
+from dcai.ingest import pixel_hash
+from dcai.manifest import read_manifest, write_manifest
+from dcai.reports import read_rows_csv
+
+
+def run_stage(root, name):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py")], cwd=root, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def project(tmp_path, images: dict[str, tuple[str, Image.Image]], corrections: str, **groups):
+    """A project folder with data/ingested/ holding `images` (id -> (label, image))."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for group, values in groups.items():
+        params[group].update(values)
+    params["clean"]["corrections"] = "corrections.yaml"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "corrections.yaml").write_text(corrections)
+    rows = []
+    (tmp_path / "data/ingested/images").mkdir(parents=True)
+    for uid, (label, image) in images.items():
+        path = f"data/ingested/images/{uid}.png"
+        image.save(tmp_path / path)
+        rows.append({"id": uid, "origin_id": uid, "label": label, "path": path, "kind": "original",
+                     "transforms": "", "source": "s", "role": "competition", "original_path": f"/s/{label}/{uid}.png",
+                     "original_split": "", "pixel_hash": pixel_hash(image), "width": image.size[0],
+                     "height": image.size[1]})
+    write_manifest(tmp_path / "data/ingested/manifest.csv", rows)
+    return tmp_path
+
+
+def test_held_out_images_get_the_corrections_and_nothing_else(tmp_path):
+    stroke = numeral_image(strokes=1)
+    blank = Image.new("L", (60, 60), 255)  # clean would remove it; a test set is not cleaned
+    root = project(tmp_path, {"a": ("i", stroke), "b": ("i", numeral_image(strokes=2)), "c": ("i", stroke.copy()),
+                              "d": ("i", blank)},
+                   "- {id: a, remove: true}\n- {id: b, relabel: ii, mirror: true}\n",
+                   holdout={"fraction": 0.99, "seed": 1})
+    run_stage(root, "holdout")
+    test = {r["id"]: r for r in read_manifest(root / "data/holdout/test.csv")}
+    assert set(test) == {"b", "c", "d"}  # a removed by the corrections; c (a's twin) and d (blank) stay
+    assert test["b"]["label"] == "ii" and "mirror_h" in test["b"]["transforms"]
+    held = np.asarray(Image.open(root / "data/holdout/test/ii/b.png"))
+    np.testing.assert_array_equal(held, np.asarray(numeral_image(strokes=2))[:, ::-1])
+    assert sorted(p.name for p in (root / "data/holdout/test/i").iterdir()) == ["c.png", "d.png"]
+    assert read_manifest(root / "data/holdout/pool.csv") == []
+
+
+def test_a_persons_keep_overrules_the_vote_filter(tmp_path):
+    images = {uid: ("i", numeral_image(strokes=1, ink=10 * k)) for k, uid in enumerate(("a", "b", "c"))}
+    root = project(tmp_path, images, "- {id: b, keep: true}\n",
+                   vote_filter={"action": "remove", "min_label_prob": 0.5, "ambiguous_action": "remove"})
+    (root / "data/standardized").mkdir(parents=True)
+    (root / "data/vote").mkdir(parents=True)
+    write_manifest(root / "data/standardized/manifest.csv", read_manifest(root / "data/ingested/manifest.csv"))
+    probs = np.full((1, 3, 10), 0.01, np.float32)
+    probs[0, :, CLASS_INDEX["v"]] = 0.91  # the ensemble says v for all three
+    np.savez(root / "data/vote/oof.npz", probs=probs, labels=np.zeros(3, np.int64), folds=np.zeros(3, np.int64),
+             ids=np.array(["a", "b", "c"]), members=np.array(["lenet5"]))
+    run_stage(root, "vote_filter")
+    assert [r["id"] for r in read_manifest(root / "data/filtered/manifest.csv")] == ["b"]
+    report = {r["id"]: r["action"] for r in read_rows_csv(root / "reports/vote_filter.csv")}
+    assert report == {"a": "remove", "b": "keep (corrections)", "c": "remove"}
