@@ -3,6 +3,8 @@ import sys
 from pathlib import Path
 
 from dcai.atomic import atomic_dir, write_json
+from dcai.budget import check_budget_params
+from dcai.classes import CLASSES
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.package import SubmissionError, check_counts, check_decodes, make_zip, write_submission
 from dcai.params import load_params
@@ -14,6 +16,11 @@ ZIP = Path("data/submission.zip")
 
 def main() -> int:
     p = load_params("package")
+    try:
+        check_budget_params(p["max_images"], p["batch_size"], len(CLASSES))
+    except ValueError as err:
+        print(f"package: {err}", file=sys.stderr)
+        return 1
     rows = read_manifest(IN)
     train = [r for r in rows if r["split"] == "train"]
     val = [r for r in rows if r["split"] == "val"]

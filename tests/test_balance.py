@@ -67,3 +67,13 @@ def test_a_role_missing_from_the_priority_is_an_error():
     with pytest.raises(ValueError, match="role_priority"):
         cap_to_budget({"original": with_role(stream("original", 1), "handwritten")}, ["original"], 10, 10_000, 8,
                       seed=0, role_priority=["competition"])
+
+
+def test_budget_params_are_validated_with_the_key_named():
+    streams = {"original": [{"id": "a", "label": "i"}]}
+    with pytest.raises(ValueError, match="package.batch_size must be a whole number >= 1, got 0"):
+        cap_to_budget(streams, ["original"], None, 10_000, 0, seed=1)
+    with pytest.raises(ValueError, match="package.max_images must be a whole number >= 24"):
+        cap_to_budget(streams, ["original"], None, 9, 8, seed=1)
+    with pytest.raises(ValueError, match="balance.per_class must be null or a whole number >= 1"):
+        cap_to_budget(streams, ["original"], -1, 10_000, 8, seed=1)

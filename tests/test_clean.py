@@ -56,6 +56,9 @@ def test_corrections_that_match_nothing_are_named(tmp_path):
     (tmp_path / "bad.yaml").write_text("- {id: a, relabel: xi}\n")
     with pytest.raises(CorrectionsError, match="not a class"):
         load_corrections(tmp_path / "bad.yaml")
+    (tmp_path / "broken.yaml").write_text("- {id: a, remove: true}\n- {id: b, relabel: v\n- {id: c}\n")
+    with pytest.raises(CorrectionsError, match=r"broken.yaml: not valid YAML: line 3, column \d+: "):
+        load_corrections(tmp_path / "broken.yaml")
 
 
 def test_blank_images_and_page_photos_are_removed_with_reasons(tmp_path):

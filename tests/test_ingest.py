@@ -164,6 +164,9 @@ def test_sources_need_distinct_names_and_must_exist(tmp_path, make_class_tree):
     assert [s.name for s in parse_sources([str(a), {"path": str(b), "name": "pool2"}])] == ["pool", "pool2"]
     with pytest.raises(ValueError, match="does not exist"):
         parse_sources([str(tmp_path / "nowhere")])
+    (tmp_path / "list.txt").write_text("not a folder")
+    with pytest.raises(ValueError, match="list.txt is a file, not a folder"):
+        parse_sources([str(tmp_path / "list.txt")])
 
 
 @needs_dcai2021

@@ -2,6 +2,7 @@
 that fits the competition's batch-counted size rule whatever the split does."""
 import numpy as np
 
+from .budget import check_budget_params
 from .classes import CLASSES
 
 OVER_TARGET = "over the class target"
@@ -29,6 +30,9 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
     a role), and a role with a budget gives at most that many images per class, whatever
     their kind. Returns (kept, dropped, target).
     """
+    check_budget_params(max_images, batch_size, len(CLASSES))
+    if per_class is not None and (not isinstance(per_class, int) or per_class < 1):
+        raise ValueError(f"balance.per_class must be null or a whole number >= 1, got {per_class!r}")
     unknown = set(streams) - set(priority)
     if unknown:
         raise ValueError(f"balance.priority does not rank the streams {sorted(unknown)}")

@@ -41,7 +41,13 @@ def load_corrections(path: str | Path) -> list[Correction]:
     path = Path(path)
     if not path.exists():
         return []
-    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise CorrectionsError(f"{path}: not valid YAML: {where}{problem}") from err
     if not isinstance(entries, list):
         raise CorrectionsError(f"{path}: expected a list of entries")
     out = []

@@ -64,6 +64,8 @@ def parse_sources(entries: list) -> list[Source]:
                 raise ValueError(f"ingest.sources: source {root}: role {role!r} is not one of {', '.join(ROLES)}")
         else:
             raise ValueError(f"ingest.sources: entry {entry!r} is neither a path nor a mapping with 'path'")
+        if root.is_file():
+            raise ValueError(f"ingest.sources: source {root} is a file, not a folder of <class>/ images")
         if not root.is_dir():
             raise ValueError(f"ingest.sources: source folder {root} does not exist")
         sources.append(Source(name, root, role))
