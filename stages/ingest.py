@@ -32,6 +32,10 @@ def main() -> int:
     for name, n in ignored.items():
         print(f"ingest: not reading {name}/ ({n} files): a train/val source uses train/ and val/ only",
               file=sys.stderr)
+    links = count_by([{"l": t.split(":", 1)[1]} for r in rows for t in r["transforms"].split(";")
+                      if t.startswith("via_link:")], "l")
+    for link, n in links.items():
+        print(f"ingest: {n} images read through the linked folder {link}", file=sys.stderr)
     write_json(METRICS, {
         "images": len(rows),
         "per_class": count_by(rows, "label"),
@@ -41,6 +45,7 @@ def main() -> int:
         "skipped_by_reason": count_by([{"r": reason_kind(s["reason"])} for s in skipped], "r"),
         "converted": sum(1 for r in rows if r["transforms"]),
         "ignored_folders": ignored,
+        "through_links": links,
     })
     print(f"ingest: {len(rows)} images from {len(sources)} source(s), {len(skipped)} skipped "
           f"(see {SKIPPED_REPORT})")

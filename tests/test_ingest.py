@@ -1,4 +1,5 @@
 import io
+import os
 import struct
 import zlib
 
@@ -132,6 +133,46 @@ def test_16_bit_is_scaled_to_8_bit():
     assert out.mode == "L"
     assert np.asarray(out).tolist() == [[0, 128, 255]]
     assert "16bit_to_8bit" in transforms
+
+
+def test_12_bit_values_in_16_bit_files_and_float_images_keep_their_contrast():
+    twelve = np.array([[0, 2048, 4095]], dtype=np.uint16)  # a scanner's 12 bits in a 16-bit PNG
+    out, transforms = normalize_image(png_bytes(Image.fromarray(twelve)), **LIMITS)
+    assert np.asarray(out).tolist() == [[0, 128, 255]] and "12bit_to_8bit" in transforms
+    buf = io.BytesIO()
+    Image.fromarray(np.array([[0.25, 0.5, 0.75]], dtype=np.float32), mode="F").save(buf, format="TIFF")
+    out, transforms = normalize_image(buf.getvalue(), **LIMITS)
+    assert np.asarray(out).tolist() == [[0, 128, 255]]
+    assert transforms == ["float_range_0.25_0.75_to_8bit"]
+
+
+def test_only_the_first_frame_is_kept_and_that_is_said():
+    frames = [Image.new("L", (8, 8), v) for v in (0, 255, 128)]
+    buf = io.BytesIO()
+    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:])
+    out, transforms = normalize_image(buf.getvalue(), **LIMITS)
+    assert np.asarray(out).max() == 0 and "first_of_3_frames" in transforms
+
+
+def test_odd_names_and_linked_folders_are_ingested_and_said(tmp_path, make_class_tree):
+    root = make_class_tree(per_class=1, classes=("i",))
+    numeral_image().save(root / "i" / os.fsdecode(b"caf\xe9.png"))  # a latin-1 name from an old archive
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    numeral_image(strokes=3).save(elsewhere / "linked.png")
+    os.symlink(elsewhere, root / "i" / "more")
+    os.symlink(root / "i", elsewhere / "back")  # a loop: i/more/back -> i
+    os.symlink(tmp_path / "gone.png", root / "i" / "dangling.png")
+    rows, skipped = run_ingest(tmp_path, [root])
+    by_name = {r["original_path"].rsplit("/", 1)[1]: r for r in rows}
+    assert set(by_name) == {"i_0.png", "caf\\xe9.png", "linked.png"}
+    assert by_name["caf\\xe9.png"]["transforms"] == "name_not_utf8"
+    assert by_name["linked.png"]["transforms"] == "via_link:i/more"
+    reasons = {s["original_path"].split("/src/")[1]: s["reason"] for s in skipped}
+    assert reasons["i/more/back"].endswith("(a loop)")
+    assert reasons["i/dangling.png"].startswith("cannot read file")
+    write_manifest(tmp_path / "m.csv", rows)  # the manifest stays valid UTF-8
+    assert len(read_manifest(tmp_path / "m.csv")) == 3
 
 
 def test_color_is_converted_to_grayscale():

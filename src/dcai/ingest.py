@@ -76,11 +76,38 @@ def parse_sources(entries: list) -> list[Source]:
     return sources
 
 
-def _walk_files(folder: Path):
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames.sort()
+def _walk_files(folder: Path, loops: list | None = None):
+    """Files under `folder`, in a stable order. Linked folders are followed (their images are
+    data too); a link back to a folder already walked is a loop, noted in `loops`, not followed."""
+    visited = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        visited.add(os.path.realpath(dirpath))
+        keep = []
+        for d in sorted(dirnames):
+            if os.path.realpath(os.path.join(dirpath, d)) in visited:
+                if loops is not None:
+                    loops.append(Path(dirpath) / d)
+            else:
+                keep.append(d)
+        dirnames[:] = keep
         for name in sorted(filenames):
             yield Path(dirpath) / name
+
+
+def through_link(path: Path, root: Path) -> str:
+    """The first symlinked folder between `root` and `path`, relative to root; '' if none."""
+    current = root
+    for part in path.relative_to(root).parts[:-1]:
+        current = current / part
+        if current.is_symlink():
+            return current.relative_to(root).as_posix()
+    return ""
+
+
+def display_path(path: str) -> str:
+    """A file name that is not valid UTF-8 (an old archive's latin-1, say), shown with
+    backslash escapes so reports and manifests stay UTF-8: caf\\xe9.png."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _class_folder_candidates(source: Source, folder: Path, original_split: str):
@@ -89,7 +116,8 @@ def _class_folder_candidates(source: Source, folder: Path, original_split: str):
             yield Candidate(source, entry, None, original_split, _stray_file_reason(entry))
             continue
         label = normalize_class(entry.name)
-        for path in _walk_files(entry):
+        loops: list[Path] = []
+        for path in _walk_files(entry, loops):
             if _is_system_file(path):
                 yield Candidate(source, path, label, original_split, "hidden or system file")
             elif label is None:
@@ -97,6 +125,8 @@ def _class_folder_candidates(source: Source, folder: Path, original_split: str):
                                 f"unknown class folder '{entry.name}' (expected one of {', '.join(CLASSES)})")
             else:
                 yield Candidate(source, path, label, original_split)
+        for link in loops:
+            yield Candidate(source, link, label, original_split, "a link back to a folder already read (a loop)")
 
 
 def _is_system_file(path: Path) -> bool:
@@ -152,8 +182,11 @@ def normalize_image(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.
         raise SkipImage(f"too large: {width}x{height} pixels exceeds ingest.max_pixels={max_pixels}")
     transforms = []
     try:
+        frames = getattr(image, "n_frames", 1)
         image.seek(0)  # the first frame of an animation, as TensorFlow's loader takes
         image.load()
+        if frames > 1:
+            transforms.append(f"first_of_{frames}_frames")
         if image.getexif().get(EXIF_ORIENTATION, 1) != 1:
             image = ImageOps.exif_transpose(image)
             transforms.append("exif_orientation")
@@ -168,11 +201,19 @@ def normalize_image(data: bytes, max_pixels: int, max_side: int) -> tuple[Image.
 
 
 def _to_grayscale(image: Image.Image, transforms: list[str]) -> Image.Image:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if image.mode == "F":
+        # float pixels have no fixed white: the image's own range is black to white
         pixels = np.asarray(image, dtype=np.float64)
-        peak = 65535.0 if pixels.max() <= 65535 else float(pixels.max())
-        transforms.append("16bit_to_8bit")
-        return Image.fromarray(np.clip(pixels * 255.0 / peak, 0, 255).round().astype(np.uint8), mode="L")
+        low, high = float(np.nanmin(pixels)), float(np.nanmax(pixels))
+        scaled = (np.nan_to_num(pixels, nan=high) - low) * 255.0 / (high - low) if high > low else np.full_like(pixels, 255)
+        transforms.append(f"float_range_{low:.4g}_{high:.4g}_to_8bit")
+        return Image.fromarray(np.clip(scaled, 0, 255).round().astype(np.uint8), mode="L")
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # scanners write 10-, 12- or 14-bit values into 16-bit files: scale by the bits used
+        pixels = np.asarray(image, dtype=np.float64)
+        bits = max(8, int(max(pixels.max(), 1)).bit_length())
+        transforms.append(f"{bits}bit_to_8bit")
+        return Image.fromarray(np.clip(pixels * 255.0 / (2 ** bits - 1), 0, 255).round().astype(np.uint8), mode="L")
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     if has_alpha:
         rgba = image.convert("RGBA")
@@ -192,8 +233,9 @@ def pixel_hash(image: Image.Image) -> str:
 
 
 def image_id(source_name: str, relpath: str) -> str:
-    """Stable across runs and machines: a function of where the file sits in its source."""
-    return hashlib.sha1(f"{source_name}/{relpath}".encode()).hexdigest()[:12]
+    """Stable across runs and machines: a function of where the file sits in its source
+    (of the name's raw bytes, so a name that is not valid UTF-8 has an id too)."""
+    return hashlib.sha1(f"{source_name}/{relpath}".encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def ingest_sources(sources: list[Source], images_dir: Path, max_pixels: int, max_side: int,
@@ -208,7 +250,7 @@ def ingest_sources(sources: list[Source], images_dir: Path, max_pixels: int, max
     seen_ids = set()
     for cand in tqdm(candidates, desc="ingest", unit="file", mininterval=1.0):
         relpath = cand.path.relative_to(cand.source.root).as_posix()
-        original = f"{cand.source.root.as_posix()}/{relpath}"
+        original = display_path(f"{cand.source.root.as_posix()}/{relpath}")
         if cand.skip_reason:
             skipped.append({"source": cand.source.name, "original_path": original, "reason": cand.skip_reason})
             continue
@@ -227,6 +269,11 @@ def ingest_sources(sources: list[Source], images_dir: Path, max_pixels: int, max
                             "reason": "listed twice (same source and path)"})
             continue
         seen_ids.add(uid)
+        link = through_link(cand.path, cand.source.root)
+        if link:  # said in the manifest, so it is never a mystery where an image came from
+            transforms.insert(0, f"via_link:{display_path(link)}")
+        if display_path(relpath) != relpath:
+            transforms.insert(0, "name_not_utf8")
         image.save(images_dir / f"{uid}.png", format="PNG")
         rows.append({
             "id": uid, "origin_id": uid, "label": cand.label,
