@@ -4,8 +4,8 @@
     python -m benchmarks.recipes --only raw default    # some of them
     python -m benchmarks.recipes --table [--commit C]  # print the table of what is finished
 
-Each run is `dvc repro` in its own clone of this repository at the current commit (`before`:
-at --before-commit), with configs/dcai2021.yaml applied (the competition's data, fully
+Each recipe is `dvc repro` in its own clone of this repository at the current commit, with
+configs/dcai2021.yaml applied (the competition's data, fully
 automatic, scored on the test half, the label book and other writers) and one recipe's
 overrides; clones share one DVC cache,
 so its run cache restores stages whose inputs did not change (the vote ensemble is
@@ -26,7 +26,6 @@ import yaml
 from benchmarks.human_review import write_corrections
 
 REPO = Path(__file__).resolve().parents[1]
-BEFORE = "4339d87"  # the last default before the recipe was measured on the test half
 BIN = Path(sys.executable).parent
 
 CONFIG = REPO / "configs/dcai2021.yaml"
@@ -34,9 +33,14 @@ HUMAN_CORRECTIONS = "data/corrections/human_reviewed.yaml"  # written into the c
 NO_VOTE_FILTER = {"vote_filter": {"action": "review", "ambiguous_action": "review"}}
 
 # name: (params overrides on top of the real-data params, what it measures)
+# the default until commit 4339d87, on today's code: the vote filter removed noisy (p < 0.1)
+# and ambiguous flags, AutoAugment had no ink guard (min_ink_kept 0 accepts every draw, as before)
+PREVIOUS_DEFAULT = {"vote_filter": {"min_label_prob": 0.1, "action": "remove", "relabel_min_prob": 0.9,
+                                    "ambiguous_action": "remove"},
+                    "autoaugment": {"min_ink_kept": 0.0}}
 RECIPES = {
     "default": ({}, "every stage, params.yaml as committed, fully automatic"),
-    "before": ({}, "the default of --before-commit, fully automatic"),
+    "before": (PREVIOUS_DEFAULT, "the previous default's params (4339d87) on today's code, fully automatic"),
     "no_vote_filter": (NO_VOTE_FILTER, "the vote filter only reports, removes nothing"),
     "human_reviewed": ({**NO_VOTE_FILTER, "clean": {"corrections": HUMAN_CORRECTIONS}},
                        "HUMAN-REVIEWED reference: the manual review's remove/relabel rows as corrections, "
@@ -52,32 +56,38 @@ def git(*args: str, cwd: Path = REPO) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def real_data_params(params: dict, config: dict, seed: int, overrides: dict) -> dict:
+def real_data_params(params: dict, config: dict, seeds: list[int], overrides: dict) -> dict:
     """params.yaml of a clone: configs/dcai2021.yaml with its paths made absolute (they are
-    relative to this checkout, and the clone lives elsewhere), one seed, the recipe's overrides."""
+    relative to this checkout, and the clone lives elsewhere), the seeds, the recipe's overrides."""
     config = json.loads(json.dumps(config))
     config["ingest"]["sources"] = [str((REPO / s).resolve()) for s in config["ingest"]["sources"]]
     config["train_score"]["test_sets"] = {n: str((REPO / p).resolve())
                                           for n, p in config["train_score"]["test_sets"].items()}
-    config["train_score"]["seeds"] = [seed]
+    config["train_score"]["seeds"] = list(seeds)
     for layer in (config, overrides):
         for group, values in layer.items():
             params[group].update(values)
     return params
 
 
-def run_pipeline(recipe: str, seed: int, commit: str, args) -> dict:
-    clone = args.workdir / f"{recipe}-{seed}-{commit[:8]}"
+def seed_result(scores: dict, images: int, wall: float) -> dict:
+    return {"wall_seconds": round(wall, 1), "train_seconds": scores["train"]["seconds"], "images": images,
+            "val": scores["val"]["accuracy"],
+            "test": {name: s.get("accuracy") for name, s in scores["test"].items()}}
+
+
+def run_pipeline(recipe: str, seeds: list[int], commit: str, args) -> dict[int, dict]:
+    """`dvc repro` in the recipe's clone; every seed trained side by side (train_score.speed.seeds_at_once)."""
+    clone = args.workdir / f"{recipe}-{commit[:8]}"
     if not (clone / ".git").is_dir():
         subprocess.run(["git", "clone", "-q", "--no-checkout", str(REPO), str(clone)], check=True)
         git("checkout", "-q", commit, cwd=clone)
     params = yaml.safe_load((clone / "params.yaml").read_text())
-    params = real_data_params(params, yaml.safe_load(CONFIG.read_text()), seed, RECIPES[recipe][0])
+    params = real_data_params(params, yaml.safe_load(CONFIG.read_text()), seeds, RECIPES[recipe][0])
+    params["train_score"]["speed"]["seeds_at_once"] = args.at_once
     corrections = clone / params["clean"]["corrections"]
     if recipe == "human_reviewed":
         write_corrections(args.review, corrections)
-    elif not corrections.exists():  # an older commit without data/corrections/none.yaml
-        corrections.write_text("[]\n")
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(clone / "src")}
     subprocess.run([str(BIN / "dvc"), "cache", "dir", str(args.workdir / "dvc-cache")], cwd=clone, env=env, check=True)
@@ -86,28 +96,25 @@ def run_pipeline(recipe: str, seed: int, commit: str, args) -> dict:
     with open(log, "a") as fh:
         done = subprocess.run([str(BIN / "dvc"), "repro"], cwd=clone, env=env, stdout=fh, stderr=subprocess.STDOUT)
     if done.returncode != 0:
-        raise RuntimeError(f"{recipe} seed {seed}: dvc repro failed, see {log}")
+        raise RuntimeError(f"{recipe} seeds {seeds}: dvc repro failed, see {log}")
+    wall = time.perf_counter() - start
     score = json.loads((clone / "metrics/score.json").read_text())
     package = json.loads((clone / "metrics/package.json").read_text())
-    return {"wall_seconds": round(time.perf_counter() - start, 1),
-            "train_seconds": score["train"]["seconds"], "images": package["train"] + package["val"],
-            "val": score["val"]["accuracy"],
-            "test": {name: s.get("accuracy") for name, s in score["test"].items()},
-            "identical_in_training": {name: s.get("identical_in_training") for name, s in score["test"].items()}}
+    return {int(s): {**seed_result(r, package["train"] + package["val"], wall),
+                     "identical_in_training": {n: t.get("identical_in_training") for n, t in score["test"].items()}}
+            for s, r in score["per_seed"].items()}
 
 
-def run_raw(seed: int, args) -> dict:
+def run_raw(seeds: list[int], args) -> dict[int, dict]:
     """The fixed model on the data as provided: its train/ and val/ folders are the submission."""
-    from dcai.train_score import set_threads, train_and_score
+    from dcai.seeds import train_seeds
     speed = yaml.safe_load((REPO / "params.yaml").read_text())["train_score"]["speed"]
-    set_threads(speed["intra_op_threads"], speed["inter_op_threads"])
-    weights = args.workdir / f"raw-{seed}.weights.h5"
-    start = time.perf_counter()
     test_sets = {n: (REPO / p).resolve() for n, p in yaml.safe_load(CONFIG.read_text())["train_score"]["test_sets"].items()}
-    score, _, _ = train_and_score(args.data, test_sets, args.epochs, seed, weights, speed)
-    return {"wall_seconds": round(time.perf_counter() - start, 1), "train_seconds": score["train"]["seconds"],
-            "images": score["train"]["images"] + score["val"]["n"], "val": score["val"]["accuracy"],
-            "test": {name: s.get("accuracy") for name, s in score["test"].items()}}
+    start = time.perf_counter()
+    trained = train_seeds(seeds, args.data, test_sets, args.epochs, args.workdir / "raw-weights", speed, None,
+                          args.at_once)
+    wall = time.perf_counter() - start
+    return {seed: seed_result(r[0], r[0]["train"]["images"] + r[0]["val"]["n"], wall) for seed, r in trained.items()}
 
 
 def load_results(path: Path) -> dict:
@@ -120,15 +127,15 @@ def save_results(path: Path, results: dict) -> None:
     os.replace(tmp, path)
 
 
-def table(results: dict, commit: str, before: str) -> str:
+def table(results: dict, commit: str) -> str:
     """Markdown: one row per recipe, test accuracies as mean ± std [min-max] over seeds."""
     rows = {}
     for key, r in results.items():
         recipe, seed, c = key.split("|")
-        if c == commit or (recipe == "before" and c == before):
+        if c == commit:
             rows.setdefault(recipe, []).append(r)
     sets = sorted({name for runs in rows.values() for r in runs for name in r["test"]})
-    lines = [f"| recipe | seeds | images | {' | '.join(sets)} | val | wall min (train) |",
+    lines = [f"| recipe | seeds | images | {' | '.join(sets)} | val | wall min (longest training) |",
              "|---|---|---|" + "---|" * len(sets) + "---|---|"]
     for recipe in [r for r in ORDER if r in rows]:
         runs = rows[recipe]
@@ -142,7 +149,7 @@ def table(results: dict, commit: str, before: str) -> str:
                 return f"{mean:.3f}"
             std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
             return f"{mean:.3f} ± {std:.3f} [{min(values):.3f}-{max(values):.3f}]"
-        walls = " / ".join(f"{r['wall_seconds'] / 60:.0f} ({r['train_seconds'] / 60:.0f})" for r in runs)
+        walls = f"{runs[0]['wall_seconds'] / 60:.0f} ({max(r['train_seconds'] for r in runs) / 60:.0f})"
         lines.append(f"| {recipe} | {len(runs)} | {runs[0]['images']} | "
                      + " | ".join(cell([r["test"].get(s) for r in runs]) for s in sets)
                      + f" | {cell([r['val'] for r in runs])} | {walls} |")
@@ -156,7 +163,7 @@ def main() -> int:
                         help="the manual review, for the human_reviewed reference only")
     parser.add_argument("--workdir", default=str(REPO / "benchmarks/results/recipes"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[123, 124, 125])
-    parser.add_argument("--before-commit", default=BEFORE, help="the commit whose default is `before`")
+    parser.add_argument("--at-once", type=int, default=3, help="seeds trained side by side (one process each)")
     parser.add_argument("--epochs", type=int, default=100, help="raw recipe only; the others use params.yaml")
     parser.add_argument("--only", nargs="+", choices=list(RECIPES))
     parser.add_argument("--table", action="store_true", help="print the finished runs and stop")
@@ -165,33 +172,31 @@ def main() -> int:
     args.data, args.workdir = Path(args.data).resolve(), Path(args.workdir).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
     commit = git("rev-parse", "HEAD")
-    before = git("rev-parse", args.before_commit)
     results_path = args.workdir / "results.json"
     results = load_results(results_path)
     if args.table:
         measured = git("rev-parse", args.commit) if args.commit else commit
-        print(f"Commit {measured[:8]} (before: {before[:8]}):\n\n{table(results, measured, before)}")
+        print(f"Commit {measured[:8]}:\n\n{table(results, measured)}")
         return 0
     if not (args.data / "train").is_dir():
         print(f"recipes: no competition data at {args.data} (train/ missing); pass --data", file=sys.stderr)
         return 1
     if git("status", "--porcelain", "--untracked-files=no"):
         print("recipes: uncommitted changes are not measured; runs use commit " + commit[:8], file=sys.stderr)
-    plan = [(recipe, seed) for seed in args.seeds for recipe in (args.only or ORDER)]
-    for recipe, seed in plan:
-        at = before if recipe == "before" else commit
-        key = f"{recipe}|{seed}|{at}"
-        if key in results:
-            print(f"recipes: {recipe} seed {seed}: done before, skipped", flush=True)
+    for recipe in args.only or ORDER:
+        todo = [seed for seed in args.seeds if f"{recipe}|{seed}|{commit}" not in results]
+        if not todo:
+            print(f"recipes: {recipe}: seeds {args.seeds} done before, skipped", flush=True)
             continue
-        print(f"recipes: {recipe} seed {seed} ({RECIPES[recipe][1]}) ...", flush=True)
-        result = run_raw(seed, args) if recipe == "raw" else run_pipeline(recipe, seed, at, args)
+        print(f"recipes: {recipe} seeds {todo} ({RECIPES[recipe][1]}) ...", flush=True)
+        finished = run_raw(todo, args) if recipe == "raw" else run_pipeline(recipe, todo, commit, args)
         results = load_results(results_path)
-        results[key] = result
+        for seed, result in finished.items():
+            results[f"{recipe}|{seed}|{commit}"] = result
+            print(f"recipes: {recipe} seed {seed}: {result}", flush=True)
         save_results(results_path, results)
-        print(f"recipes: {recipe} seed {seed}: {result}", flush=True)
     print(f"\nCommit {commit[:8]}, data {args.data}, 100 epochs of the fixed model per run:\n")
-    print(table(load_results(results_path), commit, before))
+    print(table(load_results(results_path), commit))
     return 0
 
 

@@ -16,10 +16,9 @@ from dcai.atomic import write_json
 from dcai.manifest import read_manifest
 from dcai.params import load_params
 from dcai.review import contact_sheet
-from dcai.train_score import label_book_warning, set_threads, summarize_seeds, train_and_score
+from dcai.seeds import train_seeds
+from dcai.train_score import label_book_warning, set_threads, summarize_seeds
 from dcai.twins import count_twins, submission_digests
-from dvclive import Live  # noqa: I001
-from dvclive.keras import DVCLiveCallback
 
 SUBMISSION = Path("data/submission")
 WEIGHTS = Path("models/best.weights.h5")
@@ -43,18 +42,13 @@ def main() -> int:
             print("train_score: 'holdout' is the held-out set's name; rename that test set", file=sys.stderr)
             return 1
         test_sets["holdout"] = HOLDOUT
-    per_seed, details = {}, {}
     shutil.rmtree(SEED_WEIGHTS, ignore_errors=True)
-    for k, seed in enumerate(p["seeds"]):
-        weights = SEED_WEIGHTS / f"seed_{seed}.weights.h5"
-        print(f"train_score: seed {seed} ({k + 1} of {len(p['seeds'])})", flush=True)
-        with Live(dir=str(LIVE_DIR / f"seed_{seed}"), dvcyaml=None, save_dvc_exp=False) as live:
-            scores, confusion, errors = train_and_score(SUBMISSION, test_sets, p["epochs"], seed, weights,
-                                                        p["speed"], callbacks=[DVCLiveCallback(live=live)])
-        # dvclive's summary holds the last epoch, not the best one scored below; left in the
-        # plots folder it would be read as a plot (and fail): only the curves stay
-        (LIVE_DIR / f"seed_{seed}" / "metrics.json").unlink(missing_ok=True)
-        per_seed[seed], details[seed] = scores, (confusion, errors)
+    at_once = min(p["speed"]["seeds_at_once"], len(p["seeds"]))
+    print(f"train_score: seeds {p['seeds']}, {at_once} at a time", flush=True)
+    trained = train_seeds(p["seeds"], SUBMISSION, test_sets, p["epochs"], SEED_WEIGHTS, p["speed"], LIVE_DIR,
+                          at_once)
+    per_seed = {seed: r[0] for seed, r in trained.items()}
+    details = {seed: r[1:] for seed, r in trained.items()}
     best = max(per_seed, key=lambda s: per_seed[s]["val"]["accuracy"])  # max keeps the first of equals
     shutil.copyfile(SEED_WEIGHTS / f"seed_{best}.weights.h5", WEIGHTS)
     best_confusion, best_errors = details[best]

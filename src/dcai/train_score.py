@@ -127,7 +127,8 @@ def misclassified(logits: np.ndarray, labels: np.ndarray, paths: list[str]) -> l
 
 
 def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, seed: int,
-                    weights_path: Path, speed: dict, callbacks: list | None = None) -> tuple[dict, dict, dict]:
+                    weights_path: Path, speed: dict, callbacks: list | None = None,
+                    verbose: int = 2) -> tuple[dict, dict, dict]:
     """Train on submission/train, pick the best epoch on submission/val, score every set.
 
     Returns (scores, confusion rows per test set, misclassified images per test set).
@@ -148,7 +149,7 @@ def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, s
         validation_data=ordered_batches(val_x, val_y, speed["prefetch"], speed["data_threads"]),
         epochs=epochs, callbacks=[best_val_checkpoint(str(weights_path)), timer, *(callbacks or [])],
         shuffle=False,  # the dataset reshuffles itself every pass; fit cannot shuffle a tf.data input
-        verbose=2)
+        verbose=verbose)
     wall = time.perf_counter() - start
     model.load_weights(str(weights_path))
 

@@ -1,0 +1,32 @@
+"""Seeds trained side by side in their own processes train exactly as a lone run does."""
+import numpy as np
+
+from dcai.fixed_model import build_fixed_model
+from dcai.seeds import train_seed, train_seeds
+from test_train_score import submission
+
+SPEED = {"jit_compile": True, "steps_per_execution": 4, "prefetch": 1, "data_threads": 1, "intra_op_threads": 2,
+         "inter_op_threads": 2}
+
+
+def weights_of(path):
+    model = build_fixed_model()
+    model.load_weights(str(path))
+    return model.get_weights()
+
+
+def test_seeds_at_once_match_the_same_seeds_trained_alone(tmp_path):
+    sub = submission(tmp_path / "sub")
+    tests = {"again": sub / "val"}
+    together = train_seeds([5, 6], sub, tests, 2, tmp_path / "together", SPEED, tmp_path / "live", at_once=2)
+    assert list(together) == [5, 6]
+    _, alone, _, errors_alone = train_seed(5, sub, tests, 2, tmp_path / "alone.weights.h5", SPEED, None)
+    scores = together[5][0]
+    assert scores["train"]["val_accuracy_per_epoch"] == alone["train"]["val_accuracy_per_epoch"]
+    assert scores["val"] == alone["val"] and scores["test"] == alone["test"]
+    for a, b in zip(weights_of(tmp_path / "together/seed_5.weights.h5"), weights_of(tmp_path / "alone.weights.h5")):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)  # 1 thread vs the test's: only sums reorder
+    assert together[5][2] == errors_alone
+    other = weights_of(tmp_path / "together/seed_6.weights.h5")
+    assert not all(np.allclose(a, b) for a, b in zip(other, weights_of(tmp_path / "alone.weights.h5")))
+    assert (tmp_path / "live/seed_6/plots/metrics/eval/accuracy.tsv").is_file()  # curves per seed
