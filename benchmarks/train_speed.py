@@ -1,13 +1,17 @@
-"""Time per training step: the plain competition recipe vs. this project's train_score.
+"""Wall time per seed: the plain competition recipe vs. this project's train_score, alone and
+with several seeds side by side.
 
-Both train the same fixed model on the same folders, in fresh processes one after the
-other on this machine, and are scored on the same test set:
+All train the same fixed model on the same folders, in fresh processes one after the other
+on this machine, and are scored on the same test set:
 
 - plain: `image_dataset_from_directory` (decodes every file every epoch), TensorFlow's
   default threads, no XLA, one step per call, as the competition's script did;
-- fast: `dcai.train_score.train_and_score` with the `train_score.speed` params.
+- fast: `dcai.train_score.train_and_score` with the `train_score.speed` params, one seed;
+- group K: K seeds (seed, seed+1, ...) side by side, one process each, the threads divided
+  (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does).
 
     python -m benchmarks.train_speed                       # 5 epochs: speed only
+    python -m benchmarks.train_speed --groups 2 4          # and 2 and 4 seeds side by side
     python -m benchmarks.train_speed --epochs 100 --seeds 123 124   # speed and accuracy
 
 Data: ../shared/data/dcai2021 (train/, val/, label_book/) when present, else the
@@ -68,10 +72,30 @@ def run_fast(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> d
             "test_accuracy": scores["test"]["test"]["accuracy"]}
 
 
+def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, workdir: Path) -> dict:
+    import numpy as np
+
+    from dcai.params import load_params
+    from dcai.seeds import train_seeds
+
+    speed = load_params("train_score")["speed"]
+    start = time.perf_counter()
+    trained = train_seeds(list(range(seed, seed + k)), data, {"test": test}, epochs, workdir / f"group{k}", speed,
+                          None, at_once=k)
+    wall = time.perf_counter() - start
+    scores = [r[0] for r in trained.values()]
+    return {"ms_per_step": float(np.median([s["train"]["ms_per_step"] for s in scores])) / k, "seconds": wall / k,
+            "test_accuracy": float(np.mean([s["test"]["test"]["accuracy"] for s in scores]))}
+
+
 def child(args) -> None:
-    runner = run_plain if args.recipe == "plain" else run_fast
-    weights = Path(args.workdir) / f"{args.recipe}-{args.seed}.weights.h5"
-    result = runner(Path(args.data), Path(args.test), args.epochs, args.seed, weights)
+    if args.recipe.startswith("group"):
+        result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, int(args.recipe[5:]),
+                           Path(args.workdir))
+    else:
+        runner = run_plain if args.recipe == "plain" else run_fast
+        weights = Path(args.workdir) / f"{args.recipe}-{args.seed}.weights.h5"
+        result = runner(Path(args.data), Path(args.test), args.epochs, args.seed, weights)
     Path(args.workdir, f"{args.recipe}-{args.seed}.json").write_text(json.dumps(result))
 
 
@@ -83,7 +107,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[123])
     parser.add_argument("--workdir", default="benchmarks/results/train_speed")
-    parser.add_argument("--recipe", choices=["plain", "fast"], help=argparse.SUPPRESS)
+    parser.add_argument("--groups", type=int, nargs="*", default=[], help="also K seeds side by side, per K")
+    parser.add_argument("--recipe", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
@@ -93,19 +118,19 @@ def main() -> None:
 
     results = {}
     for seed in args.seeds:
-        for recipe in ("plain", "fast"):
+        for recipe in ("plain", "fast", *(f"group{k}" for k in args.groups)):
             print(f"== {recipe}, seed {seed}, {args.epochs} epochs on {args.data}", flush=True)
             subprocess.run([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe, "--seed", str(seed),
                             "--data", args.data, "--test", args.test, "--epochs", str(args.epochs),
                             "--workdir", args.workdir], check=True)
             results[(recipe, seed)] = json.loads(Path(args.workdir, f"{recipe}-{seed}.json").read_text())
 
-    print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s':>8} {'test acc':>9}")
+    print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s per seed':>16} {'vs plain':>9} {'test acc':>9}")
     for (recipe, seed), r in results.items():
-        print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>8.1f} {r['test_accuracy']:>9.4f}")
-    for seed in args.seeds:
-        ratio = results[("fast", seed)]["ms_per_step"] / results[("plain", seed)]["ms_per_step"]
-        print(f"seed {seed}: fast/plain time per step = {ratio:.2f}")
+        ratio = r["seconds"] / results[("plain", seed)]["seconds"]
+        print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} "
+              f"{r['test_accuracy']:>9.4f}")
+    print("(group K: ms/step and wall are per seed, i.e. divided by K; test acc is the mean over the K seeds)")
     summary = {f"{r}-{s}": v for (r, s), v in results.items()}
     Path(args.workdir, "summary.json").write_text(json.dumps(summary, indent=2))
 

@@ -75,3 +75,55 @@ def test_a_persons_keep_overrules_the_vote_filter(tmp_path):
     assert [r["id"] for r in read_manifest(root / "data/filtered/manifest.csv")] == ["b"]
     report = {r["id"]: r["action"] for r in read_rows_csv(root / "reports/vote_filter.csv")}
     assert report == {"a": "remove", "b": "keep (corrections)", "c": "remove"}
+
+
+def bad_input_corpus(root):
+    """A messy source folder: every kind of bad or awkward file a user's folders hold."""
+    good = numeral_image()
+    (root / "i").mkdir(parents=True)
+    (root / "ii").mkdir()
+    good.save(root / "i" / "good.png")
+    (root / "i" / "empty.png").write_bytes(b"")
+    (root / "i" / "notes.txt").write_text("not an image")
+    data = (root / "i" / "good.png").read_bytes()
+    (root / "ii" / "truncated.png").write_bytes(data[: len(data) // 2])
+    (root / "ii" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (root / "xi").mkdir()
+    good.save(root / "xi" / "odd.png")
+    good.save(root / "stray.png")
+    good.save(root / "ii" / os.fsdecode(b"caf\xe9.png"))
+    os.symlink(root / "gone.png", root / "ii" / "dangling.png")
+    elsewhere = root.parent / "elsewhere"  # another disk, linked into a class folder
+    elsewhere.mkdir()
+    good.save(elsewhere / "linked.png")
+    os.symlink(elsewhere, root / "i" / "more")
+    os.symlink(root / "i", elsewhere / "loop")
+    Image.fromarray(np.array([[0, 2048], [4095, 4095]], dtype=np.uint16)).save(root / "ii" / "scanner12bit.png")
+    Image.fromarray(np.array([[0.1, 0.9], [0.9, 0.9]], dtype=np.float32), mode="F").save(root / "ii" / "float.tif")
+    frames = [Image.new("L", (8, 8), v) for v in (0, 255)]
+    frames[0].save(root / "ii" / "anim.gif", save_all=True, append_images=frames[1:])
+    return root
+
+
+def test_a_messy_folder_ingests_with_every_bad_file_named(tmp_path):
+    corpus = bad_input_corpus(tmp_path / "corpus")
+    root = tmp_path / "project"
+    root.mkdir()
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["ingest"]["sources"] = [str(corpus)]
+    params["train_score"]["test_sets"] = {}
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run_stage(root, "fingerprint")  # one bad file never stops the fingerprint
+    done = run_stage(root, "ingest")
+    rows = read_manifest(root / "data/ingested/manifest.csv")
+    skipped = {r["original_path"].split("/corpus/")[1]: r["reason"] for r in read_rows_csv(root / "reports/ingest_skipped.csv")}
+    taken = {r["original_path"].split("/corpus/")[1]: r["transforms"] for r in rows}
+    assert taken == {"i/good.png": "", "i/more/linked.png": "via_link:i/more", "ii/caf\\xe9.png": "name_not_utf8",
+                     "ii/scanner12bit.png": "12bit_to_8bit", "ii/float.tif": "float_range_0.1_0.9_to_8bit",
+                     "ii/anim.gif": "first_of_2_frames;P_to_L"}
+    assert set(skipped) == {"i/empty.png", "i/notes.txt", "ii/truncated.png", "ii/.DS_Store", "xi/odd.png",
+                            "stray.png", "ii/dangling.png", "i/more/loop"}, skipped
+    assert all(reason for reason in skipped.values())
+    assert "Traceback" not in done.stderr
+    for name in skipped:  # every skipped file is named where the user looks
+        assert name.rsplit("/", 1)[-1] in done.stderr
