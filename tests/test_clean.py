@@ -118,3 +118,40 @@ def test_the_competition_corrections_name_real_images():
             rows.append({"id": image_id(source.name, rel), "original_path": f"{source.root.as_posix()}/{rel}"})
     corrections = load_corrections(REPO / "data" / "corrections" / "dcai2021.yaml")
     assert len(match_corrections(corrections, rows)) == len(corrections) > 0
+
+
+def test_corrections_in_any_order_touch_only_their_images(tmp_path):
+    (tmp_path / "c.yaml").write_text("- {id: a, remove: true}\n- {file: /src/ii/b.png, mirror: true}\n"
+                                     "- {id: c, relabel: iii}\n- {id: c, relabel: iii}\n")  # a repeated entry is fine
+    image = numeral_image(strokes=1)
+    rows = make_rows(tmp_path, {"a": ("i", numeral_image()), "b": ("ii", image), "c": ("iii", numeral_image(strokes=3)),
+                                "d": ("v", numeral_image(strokes=2))})
+    matched = match_corrections(load_corrections(tmp_path / "c.yaml"), rows)  # a leading / names a path end too
+    (tmp_path / "out").mkdir()
+    kept, removed, _ = apply_corrections(rows, matched, tmp_path / "out", "out")
+    assert [r["id"] for r in kept] == ["b", "c", "d"] and [r["id"] for r in removed] == ["a"]
+    b = kept[0]
+    assert b["transforms"] == "mirror_h" and b["pixel_hash"] == pixel_hash(Image.open(tmp_path / "out" / "b.png"))
+    assert b["pixel_hash"] != rows[1]["pixel_hash"]  # duplicates are found on the mirrored pixels
+    assert kept[1]["transforms"] == "" and kept[1]["label"] == "iii"  # a relabel to its own label is no change
+
+
+def test_corrections_files_say_what_is_wrong_and_where(tmp_path):
+    cases = {
+        "- {id: a, remove: true, keep: true}\n": "entry 1: 'remove' cannot be combined",
+        "- {id: a, remove: true}\n- {id: b, remove: true, mirror: true}\n": "entry 2: 'remove' cannot be combined",
+        "- {id: a, remove: true, relabel: v}\n": "entry 1: 'remove' cannot be combined",
+        "- {id: a, flip: true}\n": r"entry 1: unknown keys \['flip'\]",
+        "- {id: a, file: b.png, remove: true}\n": "entry 1: give exactly one of 'id' or 'file'",
+        "- {id: a}\n": "entry 1: says nothing to do",
+        "- {id: a, remove: true}\n- {id: b, remove: [}\n": r"not valid YAML: line 2, column 20: ",
+    }
+    for text, message in cases.items():
+        (tmp_path / "c.yaml").write_text(text)
+        with pytest.raises(CorrectionsError, match=message):
+            load_corrections(tmp_path / "c.yaml")
+    (tmp_path / "c.yaml").write_text("- {id: a, relabel: v}\n- {id: a, relabel: vi}\n")
+    with pytest.raises(CorrectionsError, match="image a has two different corrections"):
+        match_corrections(load_corrections(tmp_path / "c.yaml"), [{"id": "a", "original_path": "/s/i/a.png"}])
+    with pytest.raises(ValueError, match="clean.conflicting_duplicates must be remove_all or keep_majority, not 'x'"):
+        CleanParams(**{**PARAMS.__dict__, "conflicting_duplicates": "x"})

@@ -32,3 +32,21 @@ def test_duplicates_stay_on_one_side():
 def test_zero_fraction_holds_nothing_out():
     rows = rows_of(["i", "ii"])
     assert hold_out(rows, [], 0, seed=1) == (rows, [])
+
+
+def test_a_fraction_of_one_or_more_is_refused():
+    import pytest
+    for fraction in (1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="holdout.fraction must be in \\[0, 1\\)"):
+            hold_out(rows_of(["i"]), [], fraction, seed=1)
+
+
+def test_a_duplicate_group_goes_to_the_class_most_of_it_has():
+    rows = rows_of(["ii", "ii", "iii"] + ["iii"] * 9 + ["ii"] * 9)
+    for seed in range(10):
+        _, held = hold_out(rows, [[0, 1, 2]], 0.1, seed)
+        ids = {int(r["id"]) for r in held}
+        # the group counts as ii (2 of 3): iii holds out 1 of its 9 singles; ii (12 images) the group or 1 single
+        assert len(ids & set(range(3, 12))) == 1
+        ii_held = ids - set(range(3, 12))
+        assert ii_held == {0, 1, 2} or (len(ii_held) == 1 and ii_held <= set(range(12, 21)))

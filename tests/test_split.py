@@ -67,3 +67,21 @@ def test_split_is_deterministic_and_seed_dependent():
 def test_bad_fraction_is_refused():
     with pytest.raises(ValueError, match="val_fraction"):
         split_rows(pool({"i": 3}), 1.0, seed=0, val_originals_only=True)
+
+
+def test_every_row_is_train_or_val_and_groups_are_stratified_by_their_original():
+    # "iv" originals, each with two "vi" mirrors: the group belongs to iv, its original's class
+    rows = []
+    for k in range(20):
+        rows += [{"id": f"o{k}", "origin_id": f"o{k}", "label": "iv"},
+                 {"id": f"o{k}-m1", "origin_id": f"o{k}", "label": "vi"},
+                 {"id": f"o{k}-m2", "origin_id": f"o{k}", "label": "vi"}]
+    rows += pool({"vi": 20})
+    kept, _ = split_rows(rows, 0.1, seed=2, val_originals_only=True)
+    assert {r["split"] for r in kept} == {"train", "val"}
+    val = [r for r in kept if r["split"] == "val"]
+    assert Counter(r["label"] for r in val) == {"iv": 2, "vi": 2}  # 10% of 20 iv and 20 vi originals
+    kept, _ = split_rows(rows, 0.1, seed=2, val_originals_only=False)
+    val_groups = {r["origin_id"] for r in kept if r["split"] == "val"}
+    assert sum(g.startswith("o") for g in val_groups) == 2  # 6 of the iv groups' 60 images: 2 groups
+    assert split_rows(rows, 0.0, seed=2, val_originals_only=False)[0] == [{**r, "split": "train"} for r in rows]

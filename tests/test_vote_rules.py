@@ -87,3 +87,29 @@ def test_verdicts_follow_the_original_to_its_derived_images():
                                   [("relabel", "v"), ("remove", None)], ["lenet5"], exempt=frozenset({"b"}))
     assert [(r["id"], r["label"]) for r in kept] == [("a", "v"), ("a-trim", "v"), ("b", "i"), ("b-trim", "i")]
     assert report[1]["action"] == "keep (corrections)"
+
+
+def test_the_report_row_says_everything_a_reviewer_needs_and_removal_drops_only_its_images():
+    rows = [{"id": "b", "origin_id": "b", "label": "i", "transforms": "", "path": "b.png"},  # removed, listed first
+            {"id": "c", "origin_id": "c", "label": "i", "transforms": "", "path": "c.png"},
+            {"id": "z-aug", "origin_id": "z", "label": "ii", "transforms": "aa", "path": "z.png"}]  # never voted on
+    probs = np.array([[[0.05, 0.05, 0.0, 0.0, 0.9, 0, 0, 0, 0, 0], [0.6, 0.4, 0, 0, 0, 0, 0, 0, 0, 0]]], np.float32)
+    kept, report = apply_verdicts(rows, ["b", "c"], probs, np.array([0, 0]), [(NOISY, "p[i]=0.05 < 0.2"), None],
+                                  [("remove", None), ("keep", None)], ["lenet5"])
+    assert [r["id"] for r in kept] == ["c", "z-aug"]  # what follows a removed image, or was never voted on, stays
+    assert report == [
+        {"id": "b", "label": "i", "ensemble": "v", "p_label": 0.05, "p_ensemble": 0.9, "vote_lenet5": "v",
+         "flag": "noisy", "reason": "p[i]=0.05 < 0.2", "action": "remove", "new_label": "", "path": "b.png"},
+        {"id": "c", "label": "i", "ensemble": "i", "p_label": 0.6, "p_ensemble": 0.6, "vote_lenet5": "i",
+         "flag": "", "reason": "", "action": "keep", "new_label": "", "path": "c.png"}]
+    _, report = apply_verdicts(rows[1:], ["b", "c"], probs, np.array([0, 0]), [None, None],
+                               [("relabel", "v"), ("keep", None)], ["lenet5"])
+    assert report[0]["path"] == "" and report[0]["new_label"] == "v"  # an id no longer in the rows has no path
+
+
+def test_relabel_happens_at_the_threshold_itself():
+    probs = one_hot_probs([[4]], confidence=0.75)  # exactly representable: p[v] == 0.75
+    rules = VoteRules("vote", 0.2, 1.5, "relabel", relabel_min_prob=0.75)
+    assert decide(probs, np.array([0]), [(NOISY, "x")], rules) == [("relabel", "v")]
+    stricter = VoteRules("vote", 0.2, 1.5, "relabel", relabel_min_prob=0.76)
+    assert decide(probs, np.array([0]), [(NOISY, "x")], stricter) == [("remove", None)]
