@@ -46,3 +46,16 @@ def make_class_tree(tmp_path):
                 numeral_image(*size, strokes=c + 1, ink=k * 10).save(root / name / f"{name}_{k}.png")
         return root
     return make
+
+
+def competition_rows() -> list[dict]:
+    """id and original_path of every usable competition image, as ingest names them."""
+    from dcai.ingest import find_candidates, image_id, parse_sources
+
+    source = parse_sources([str(DCAI2021)])[0]
+    rows = []
+    for c in find_candidates(source):
+        if not c.skip_reason:
+            rel = c.path.relative_to(source.root).as_posix()
+            rows.append({"id": image_id(source.name, rel), "original_path": f"{source.root.as_posix()}/{rel}"})
+    return rows

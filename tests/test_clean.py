@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import DCAI2021, REPO, needs_dcai2021, numeral_image
+from conftest import REPO, competition_rows, needs_dcai2021, numeral_image
 from dcai.clean import CleanParams, apply_corrections, duplicate_groups, flag_unusable, image_stats, resolve_duplicates
 from dcai.corrections import CorrectionsError, load_corrections, match_corrections
-from dcai.ingest import find_candidates, image_id, parse_sources, pixel_hash
+from dcai.ingest import pixel_hash
 from dcai.synth import draw_writer, render_numeral
 
 PARAMS = CleanParams(ink_threshold=128, min_ink_fraction=0.001, max_border_ink_fraction=0.3,
@@ -110,12 +110,7 @@ def test_exact_and_near_duplicates_keep_one_and_conflicts_go(tmp_path):
 
 @needs_dcai2021
 def test_the_competition_corrections_name_real_images():
-    source = parse_sources([str(DCAI2021)])[0]
-    rows = []
-    for c in find_candidates(source):
-        if not c.skip_reason:
-            rel = c.path.relative_to(source.root).as_posix()
-            rows.append({"id": image_id(source.name, rel), "original_path": f"{source.root.as_posix()}/{rel}"})
+    rows = competition_rows()
     corrections = load_corrections(REPO / "data" / "corrections" / "dcai2021.yaml")
     assert len(match_corrections(corrections, rows)) == len(corrections) > 0
 

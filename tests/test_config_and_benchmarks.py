@@ -4,10 +4,9 @@ import yaml
 
 from benchmarks.cleaning import score
 from benchmarks.human_review import corrections_from_review
-from conftest import DCAI2021, REPO, needs_dcai2021
+from conftest import REPO, competition_rows, needs_dcai2021
 from dcai.config import ConfigError, apply_config
 from dcai.corrections import load_corrections, match_corrections
-from dcai.ingest import find_candidates, image_id, parse_sources
 
 REVIEW = REPO.parent / "shared/data/dcai2021_review/manual_review.csv"
 
@@ -51,12 +50,7 @@ def test_the_shipped_config_points_at_the_real_data():
 def test_the_human_reviewed_corrections_name_real_images(tmp_path):
     entries = corrections_from_review(REVIEW)
     assert sum("remove" in e for e in entries) == 264 and sum("relabel" in e for e in entries) == 108
-    source = parse_sources([str(DCAI2021)])[0]
-    rows = []
-    for c in find_candidates(source):
-        if not c.skip_reason:
-            rel = c.path.relative_to(source.root).as_posix()
-            rows.append({"id": image_id(source.name, rel), "original_path": f"{source.root.as_posix()}/{rel}"})
+    rows = competition_rows()
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(entries))
     assert len(match_corrections(load_corrections(tmp_path / "c.yaml"), rows)) == 372
 
