@@ -77,3 +77,11 @@ def test_budget_params_are_validated_with_the_key_named():
         cap_to_budget(streams, ["original"], None, 9, 8, seed=1)
     with pytest.raises(ValueError, match="balance.per_class must be null or a whole number >= 1"):
         cap_to_budget(streams, ["original"], -1, 10_000, 8, seed=1)
+
+
+def test_the_smallest_valid_budget_params_are_accepted():
+    streams = {"original": stream("original", 3)}
+    kept, _, target = cap_to_budget(streams, ["original"], 1, 10, 1, seed=1)  # 10 images, batch 1: 1 per class
+    assert target == 1 and len(kept) == 10
+    kept, _, target = cap_to_budget(streams, ["original"], None, 24, 8, seed=1)  # least for batch 8: 10 + 2*7
+    assert target == 1 and len(kept) == 10

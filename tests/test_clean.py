@@ -116,19 +116,19 @@ def test_the_competition_corrections_name_real_images():
 
 
 def test_corrections_in_any_order_touch_only_their_images(tmp_path):
-    (tmp_path / "c.yaml").write_text("- {id: a, remove: true}\n- {file: /src/ii/b.png, mirror: true}\n"
+    (tmp_path / "c.yaml").write_text("- {id: a, remove: true}\n- {file: /ii/b.png, mirror: true}\n"
                                      "- {id: c, relabel: iii}\n- {id: c, relabel: iii}\n")  # a repeated entry is fine
     image = numeral_image(strokes=1)
-    rows = make_rows(tmp_path, {"a": ("i", numeral_image()), "b": ("ii", image), "c": ("iii", numeral_image(strokes=3)),
-                                "d": ("v", numeral_image(strokes=2))})
+    rows = make_rows(tmp_path, {"d": ("v", numeral_image(strokes=2)), "a": ("i", numeral_image()), "b": ("ii", image),
+                                "c": ("iii", numeral_image(strokes=3))})
     matched = match_corrections(load_corrections(tmp_path / "c.yaml"), rows)  # a leading / names a path end too
     (tmp_path / "out").mkdir()
     kept, removed, _ = apply_corrections(rows, matched, tmp_path / "out", "out")
-    assert [r["id"] for r in kept] == ["b", "c", "d"] and [r["id"] for r in removed] == ["a"]
-    b = kept[0]
+    assert [r["id"] for r in kept] == ["d", "b", "c"] and [r["id"] for r in removed] == ["a"]
+    b = kept[1]
     assert b["transforms"] == "mirror_h" and b["pixel_hash"] == pixel_hash(Image.open(tmp_path / "out" / "b.png"))
     assert b["pixel_hash"] != rows[1]["pixel_hash"]  # duplicates are found on the mirrored pixels
-    assert kept[1]["transforms"] == "" and kept[1]["label"] == "iii"  # a relabel to its own label is no change
+    assert kept[2]["transforms"] == "" and kept[2]["label"] == "iii"  # a relabel to its own label is no change
 
 
 def test_corrections_files_say_what_is_wrong_and_where(tmp_path):

@@ -71,17 +71,18 @@ def test_bad_fraction_is_refused():
 
 def test_every_row_is_train_or_val_and_groups_are_stratified_by_their_original():
     # "iv" originals, each with two "vi" mirrors: the group belongs to iv, its original's class
-    rows = []
-    for k in range(20):
+    rows = [{"id": "m-only", "origin_id": "gone", "label": "iv"}]  # its original was removed: no original here
+    for k in range(25):
         rows += [{"id": f"o{k}", "origin_id": f"o{k}", "label": "iv"},
                  {"id": f"o{k}-m1", "origin_id": f"o{k}", "label": "vi"},
                  {"id": f"o{k}-m2", "origin_id": f"o{k}", "label": "vi"}]
-    rows += pool({"vi": 20})
-    kept, _ = split_rows(rows, 0.1, seed=2, val_originals_only=True)
-    assert {r["split"] for r in kept} == {"train", "val"}
-    val = [r for r in kept if r["split"] == "val"]
-    assert Counter(r["label"] for r in val) == {"iv": 2, "vi": 2}  # 10% of 20 iv and 20 vi originals
+    rows += pool({"vi": 25})
+    for seed in range(5):
+        kept, _ = split_rows(rows, 0.1, seed=seed, val_originals_only=True)
+        assert {r["split"] for r in kept} == {"train", "val"}
+        val = [r for r in kept if r["split"] == "val"]
+        assert Counter(r["label"] for r in val) == {"iv": 2, "vi": 2}  # round(10% of 25 originals) each
     kept, _ = split_rows(rows, 0.1, seed=2, val_originals_only=False)
     val_groups = {r["origin_id"] for r in kept if r["split"] == "val"}
-    assert sum(g.startswith("o") for g in val_groups) == 2  # 6 of the iv groups' 60 images: 2 groups
+    assert sum(g.startswith("o") for g in val_groups) == 3  # 8 of the iv groups' 76 images: 3 groups of 3
     assert split_rows(rows, 0.0, seed=2, val_originals_only=False)[0] == [{**r, "split": "train"} for r in rows]

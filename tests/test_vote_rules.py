@@ -113,3 +113,28 @@ def test_relabel_happens_at_the_threshold_itself():
     assert decide(probs, np.array([0]), [(NOISY, "x")], rules) == [("relabel", "v")]
     stricter = VoteRules("vote", 0.2, 1.5, "relabel", relabel_min_prob=0.76)
     assert decide(probs, np.array([0]), [(NOISY, "x")], stricter) == [("remove", None)]
+
+
+def test_flag_boundaries():
+    labels = np.array([0])
+    at = VoteRules("vote", min_label_prob=0.25, max_entropy=9.0, action="remove", relabel_min_prob=0.9)
+    probs = np.array([[[0.25, 0.75] + [0.0] * 8]], np.float32)  # p(label) exactly at the threshold: not noisy
+    assert flag(probs, labels, at) == [None]
+    assert flag(probs, labels, VoteRules("vote", 0.26, 9.0, "remove", 0.9))[0][0] == NOISY
+    # two of four members for another class is no majority; two of five neither
+    for votes in ([[1], [1], [0], [0]], [[1], [1], [0], [0], [0]]):
+        rules = VoteRules("vote", 0.0, 9.0, "remove", 0.9, majority_vote=True)
+        assert flag(one_hot_probs(votes, confidence=0.9), labels, rules) == [None], votes
+    uniform = np.full((1, 1, 10), 0.1, np.float32)  # entropy ln 10 = 2.3026
+    assert flag(uniform, labels, VoteRules("vote", 0.0, 2.31, "remove", 0.9)) == [None]
+    assert flag(uniform, labels, VoteRules("vote", 0.0, 2.30, "remove", 0.9))[0][0] == AMBIGUOUS
+
+
+def test_rule_params_are_checked_with_their_names():
+    for kwargs in ({"min_label_prob": 1.5}, {"min_label_prob": -0.1}, {"relabel_min_prob": 1.01}):
+        params = {"method": "vote", "min_label_prob": 0.2, "max_entropy": 1.5, "action": "remove",
+                  "relabel_min_prob": 0.9, **kwargs}
+        with pytest.raises(ValueError, match=r"vote_filter.min_label_prob and relabel_min_prob must be within \[0, 1\]"):
+            VoteRules(**params)
+    VoteRules("vote", 1.0, 1.5, "remove", 1.0)  # the ends of the range are allowed
+    VoteRules("vote", 0.0, 1.5, "remove", 0.0)
