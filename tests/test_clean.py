@@ -125,6 +125,7 @@ def test_corrections_in_any_order_touch_only_their_images(tmp_path):
     (tmp_path / "out").mkdir()
     kept, removed, _ = apply_corrections(rows, matched, tmp_path / "out", "out")
     assert [r["id"] for r in kept] == ["d", "b", "c"] and [r["id"] for r in removed] == ["a"]
+    assert removed[0]["reason"] == "correction: remove"  # no note, no parentheses
     b = kept[1]
     assert b["transforms"] == "mirror_h" and b["pixel_hash"] == pixel_hash(Image.open(tmp_path / "out" / "b.png"))
     assert b["pixel_hash"] != rows[1]["pixel_hash"]  # duplicates are found on the mirrored pixels

@@ -70,6 +70,7 @@ def test_the_cleanlab_path_finds_planted_errors():
     given[planted] = (labels[planted] + 1) % 10
     flags = flag(probs, given, VoteRules("cleanlab", 0.2, 1.5, "remove", 0.9))
     assert {i for i, f in enumerate(flags) if f} == set(planted.tolist())
+    assert all(f[1].startswith("cleanlab label issue") for f in flags if f)  # cleanlab's verdict, not the threshold's
 
 
 def test_verdicts_follow_the_original_to_its_derived_images():
