@@ -14,6 +14,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from .ingest import walk_files
+
 
 def folder_digest(folder: str | Path) -> dict:
     folder = Path(folder)
@@ -21,21 +23,15 @@ def folder_digest(folder: str | Path) -> dict:
         raise FileNotFoundError(f"{folder}: folder not found" if not folder.exists() else f"{folder}: a file, not a folder")
     digest = hashlib.sha256()
     files, unreadable = 0, []
-    visited = set()
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-        visited.add(os.path.realpath(dirpath))
-        # linked folders are followed (ingest reads them), but a link back up is not a loop
-        dirnames[:] = sorted(d for d in dirnames if os.path.realpath(os.path.join(dirpath, d)) not in visited)
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            rel = os.fsencode(path.relative_to(folder))
-            digest.update(rel + b"\0")
-            try:
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-            except OSError as err:
-                digest.update(f"unreadable: {err.strerror}".encode())
-                unreadable.append(f"{os.fsdecode(rel)!r}: {err.strerror}")
-            files += 1
+    for path in walk_files(folder):  # ingest's walk: linked folders followed, loops not
+        rel = os.fsencode(path.relative_to(folder))
+        digest.update(rel + b"\0")
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError as err:
+            digest.update(f"unreadable: {err.strerror}".encode())
+            unreadable.append(f"{os.fsdecode(rel)!r}: {err.strerror}")
+        files += 1
     out = {"path": folder.as_posix(), "files": files, "sha256": digest.hexdigest()}
     if unreadable:
         out["unreadable"] = unreadable

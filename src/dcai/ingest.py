@@ -76,7 +76,7 @@ def parse_sources(entries: list) -> list[Source]:
     return sources
 
 
-def _walk_files(folder: Path, loops: list | None = None):
+def walk_files(folder: Path, loops: list | None = None):
     """Files under `folder`, in a stable order. Linked folders are followed (their images are
     data too); a link back to a folder already walked is a loop, noted in `loops`, not followed."""
     visited = set()
@@ -117,7 +117,7 @@ def _class_folder_candidates(source: Source, folder: Path, original_split: str):
             continue
         label = normalize_class(entry.name)
         loops: list[Path] = []
-        for path in _walk_files(entry, loops):
+        for path in walk_files(entry, loops):
             if _is_system_file(path):
                 yield Candidate(source, path, label, original_split, "hidden or system file")
             elif label is None:
@@ -158,7 +158,7 @@ def ignored_folders(source: Source) -> dict[str, int]:
     entries = [p for p in source.root.iterdir() if p.is_dir()]
     if not any(p.name.lower() in SPLIT_FOLDERS for p in entries):
         return {}
-    return {f"{source.name}/{p.name}": sum(1 for _ in _walk_files(p))
+    return {f"{source.name}/{p.name}": sum(1 for _ in walk_files(p))
             for p in sorted(entries) if p.name.lower() not in SPLIT_FOLDERS}
 
 
