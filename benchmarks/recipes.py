@@ -49,6 +49,7 @@ RECIPES = {
     "no_five_crop": ({"five_crop": {"per_class": 0}}, "no five-crop images; balance fills from the rest"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
+FULL_EPOCHS = 100  # the fixed model's recipe
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop"]
 
 
@@ -70,6 +71,11 @@ def real_data_params(params: dict, config: dict, seeds: list[int], overrides: di
     return params
 
 
+def run_name(recipe: str, epochs: int) -> str:
+    """A screening run (fewer than the recipe's 100 epochs) is a row of its own, never mixed with full runs."""
+    return recipe if epochs == FULL_EPOCHS else f"{recipe}@e{epochs}"
+
+
 def seed_result(scores: dict, images: int, wall: float) -> dict:
     return {"wall_seconds": round(wall, 1), "train_seconds": scores["train"]["seconds"], "images": images,
             "val": scores["val"]["accuracy"],
@@ -78,13 +84,14 @@ def seed_result(scores: dict, images: int, wall: float) -> dict:
 
 def run_pipeline(recipe: str, seeds: list[int], commit: str, args) -> dict[int, dict]:
     """`dvc repro` in the recipe's clone; every seed trained side by side (train_score.speed.seeds_at_once)."""
-    clone = args.workdir / f"{recipe}-{commit[:8]}"
+    clone = args.workdir / f"{run_name(recipe, args.epochs).replace('@', '-')}-{commit[:8]}"
     if not (clone / ".git").is_dir():
         subprocess.run(["git", "clone", "-q", "--no-checkout", str(REPO), str(clone)], check=True)
         git("checkout", "-q", commit, cwd=clone)
     params = yaml.safe_load((clone / "params.yaml").read_text())
     params = real_data_params(params, yaml.safe_load(CONFIG.read_text()), seeds, RECIPES[recipe][0])
     params["train_score"]["speed"]["seeds_at_once"] = args.at_once
+    params["train_score"]["epochs"] = args.epochs
     corrections = clone / params["clean"]["corrections"]
     if recipe == "human_reviewed":
         write_corrections(args.review, corrections)
@@ -137,7 +144,10 @@ def table(results: dict, commit: str) -> str:
     sets = sorted({name for runs in rows.values() for r in runs for name in r["test"]})
     lines = [f"| recipe | seeds | images | {' | '.join(sets)} | val | wall min (longest training) |",
              "|---|---|---|" + "---|" * len(sets) + "---|---|"]
-    for recipe in [r for r in ORDER if r in rows]:
+    def order(name):  # full runs first, each recipe's screening runs after it
+        recipe, _, epochs = name.partition("@e")
+        return ORDER.index(recipe) if recipe in ORDER else len(ORDER), -int(epochs or FULL_EPOCHS)
+    for recipe in sorted(rows, key=order):
         runs = rows[recipe]
 
         def cell(values):
@@ -164,38 +174,39 @@ def main() -> int:
     parser.add_argument("--workdir", default=str(REPO / "benchmarks/results/recipes"))
     parser.add_argument("--seeds", type=int, nargs="+", default=[123, 124, 125])
     parser.add_argument("--at-once", type=int, default=3, help="seeds trained side by side (one process each)")
-    parser.add_argument("--epochs", type=int, default=100, help="raw recipe only; the others use params.yaml")
+    parser.add_argument("--epochs", type=int, default=100,
+                        help="train_score.epochs of every run; below 100 a screening run, kept as <recipe>@e<N>")
     parser.add_argument("--only", nargs="+", choices=list(RECIPES))
     parser.add_argument("--table", action="store_true", help="print the finished runs and stop")
-    parser.add_argument("--commit", help="with --table: the commit whose runs to print (default: HEAD)")
+    parser.add_argument("--commit", help="the commit to measure, or with --table to print (default: HEAD)")
     args = parser.parse_args()
     args.data, args.workdir = Path(args.data).resolve(), Path(args.workdir).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    commit = git("rev-parse", "HEAD")
+    commit = git("rev-parse", args.commit or "HEAD")
     results_path = args.workdir / "results.json"
     results = load_results(results_path)
     if args.table:
-        measured = git("rev-parse", args.commit) if args.commit else commit
-        print(f"Commit {measured[:8]}:\n\n{table(results, measured)}")
+        print(f"Commit {commit[:8]}:\n\n{table(results, commit)}")
         return 0
     if not (args.data / "train").is_dir():
         print(f"recipes: no competition data at {args.data} (train/ missing); pass --data", file=sys.stderr)
         return 1
-    if git("status", "--porcelain", "--untracked-files=no"):
+    if not args.commit and git("status", "--porcelain", "--untracked-files=no"):
         print("recipes: uncommitted changes are not measured; runs use commit " + commit[:8], file=sys.stderr)
     for recipe in args.only or ORDER:
-        todo = [seed for seed in args.seeds if f"{recipe}|{seed}|{commit}" not in results]
+        name = run_name(recipe, args.epochs)
+        todo = [seed for seed in args.seeds if f"{name}|{seed}|{commit}" not in results]
         if not todo:
-            print(f"recipes: {recipe}: seeds {args.seeds} done before, skipped", flush=True)
+            print(f"recipes: {name}: seeds {args.seeds} done before, skipped", flush=True)
             continue
-        print(f"recipes: {recipe} seeds {todo} ({RECIPES[recipe][1]}) ...", flush=True)
+        print(f"recipes: {name} seeds {todo} ({RECIPES[recipe][1]}) ...", flush=True)
         finished = run_raw(todo, args) if recipe == "raw" else run_pipeline(recipe, todo, commit, args)
         results = load_results(results_path)
         for seed, result in finished.items():
-            results[f"{recipe}|{seed}|{commit}"] = result
-            print(f"recipes: {recipe} seed {seed}: {result}", flush=True)
+            results[f"{name}|{seed}|{commit}"] = result
+            print(f"recipes: {name} seed {seed}: {result}", flush=True)
         save_results(results_path, results)
-    print(f"\nCommit {commit[:8]}, data {args.data}, 100 epochs of the fixed model per run:\n")
+    print(f"\nCommit {commit[:8]}, data {args.data}, {args.epochs} epochs of the fixed model per run:\n")
     print(table(load_results(results_path), commit))
     return 0
 

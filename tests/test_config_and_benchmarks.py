@@ -66,3 +66,14 @@ def test_cleaning_precision_recall_and_relabel_agreement_are_counted_as_defined(
     assert s["precision"] == 0.6 and s["recall"] == 0.75
     assert s["relabel_agreement"] == 0.5 and s["relabel_agreement_n"] == 2  # 1 agrees, 2 names another class
     assert s["relabels"] == 3 and s["relabels_the_review_keeps"] == 1
+
+
+def test_screening_runs_are_rows_of_their_own_after_the_full_run():
+    from benchmarks.recipes import run_name, table
+    assert run_name("default", 100) == "default" and run_name("default", 30) == "default@e30"
+    run = {"wall_seconds": 60, "train_seconds": 60, "images": 10, "val": 0.9, "test": {"t": 0.5}}
+    results = {"default@e30|1|c": {**run, "test": {"t": 0.25}}, "default|1|c": run, "raw@e30|1|c": run,
+               "default|1|other": {**run, "test": {"t": 0.75}}}
+    rows = [line.split(" | ")[0].strip("| ") for line in table(results, "c").splitlines()[2:]]
+    assert rows == ["raw@e30", "default", "default@e30"]
+    assert "0.750" not in table(results, "c")
