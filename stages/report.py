@@ -11,7 +11,7 @@ OUT = Path("reports/report.html")
 
 def main() -> int:
     p = load_params("report")
-    page = build_report(Path("."), p["title"], p["samples_per_stage"], p["seed"])
+    page = build_report(Path("."), p["title"], p["samples_per_stage"], p["seed"], p["anchors"], p["worst_classes"])
     atomic_write_text(OUT, page)
     print(f"report: {OUT} ({len(page) // 1024} KiB)")
     return 0

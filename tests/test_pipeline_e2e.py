@@ -145,9 +145,11 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert sheet_tiles(root / "reports" / "autoaugment_samples.png") == per_class * len(CLASSES)
     page = (root / "reports/report.html").read_text()
     for heading in ("Scores", "What each stage did", "Samples from each stage", "Removed and flagged",
-                    "Misclassified test images", "Recipe (params.yaml)", "vote filter, noisy", "held out (test)"):
+                    "Misclassified test images", "Recipe (params.yaml)", "vote filter, noisy", "held out (test)",
+                    "Images out of each stage, per class", "worst classes", "Images taken out as bad"):
         assert heading in page, heading
     assert page.count("data:image/png;base64,") >= 10 and "<td>holdout</td><td>20</td>" in page
+    assert page.count("<svg") >= 5  # scores, worst classes of builtin and holdout, funnel, removals
 
 
 def test_the_submission_has_the_competition_layout_and_traces_to_sources(project):

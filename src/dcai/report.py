@@ -15,6 +15,8 @@ import yaml
 from PIL import Image
 
 from .manifest import read_manifest
+from .report_charts import (LEFT_OUT, committed_accuracies, funnel_chart, removals_chart, scores_chart,
+                            worst_classes_chart)
 from .reports import read_rows_csv
 from .review import contact_sheet, group_rows
 
@@ -51,14 +53,51 @@ def _scalars(obj: dict) -> dict:
 
 
 def stage_counts(metrics_dir: Path) -> str:
-    """Every stage's top-level counts, as its metrics file has them."""
+    """Every stage's images in and out, and its other top-level counts one per line."""
     rows = []
     for stage in STAGES:
         path = metrics_dir / f"{stage}.json"
         if path.is_file():
             counts = _scalars(json.loads(path.read_text()))
-            rows.append([stage, ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))])
-    return table(["stage", "counts (metrics/<stage>.json)"], rows)
+            rest = "<br>".join(html.escape(f"{k}: {v}") for k, v in sorted(counts.items())
+                               if k not in ("images_in", "images_out"))
+            rows.append(f"<tr><td>{stage}</td><td>{counts.get('images_in', '')}</td>"
+                        f"<td>{counts.get('images_out', '')}</td><td style='text-align:left'>{rest}</td></tr>")
+    return ("<table><tr><th>stage</th><th>images in</th><th>images out</th><th>other counts "
+            "(metrics/&lt;stage&gt;.json)</th></tr>" + "".join(rows) + "</table>")
+
+
+def anchors_of(root: Path, stored: dict[str, dict[str, float]]) -> tuple[dict, str]:
+    """The scores to show beside this run's: the committed version's (git HEAD's metrics, no
+    training) and the stored references of params (e.g. the raw data's score)."""
+    anchors, notes = {}, []
+    committed = committed_accuracies(root)
+    if committed:
+        anchors["committed version (HEAD)"] = committed
+    else:
+        notes.append("no committed metrics/score.json to compare with (commit a run to make it the baseline)")
+    anchors.update({name: dict(values) for name, values in (stored or {}).items()})
+    return anchors, "".join(f"<p>{html.escape(n)}</p>" for n in notes)
+
+
+def charts_section(root: Path, score: dict | None, anchors: dict, worst_classes: int) -> list[str]:
+    parts = []
+    if score is not None:
+        anchors, note = anchors_of(root, anchors)
+        parts += ["<h2>Scores</h2><p>Bar: mean accuracy over seeds; whisker: min to max; ticks: anchors.</p>",
+                  note, scores_chart(score, anchors)]
+        for test_set in score["test"]:
+            confusion = root / "metrics/confusion" / f"{test_set}.json"
+            if confusion.is_file() and score["test"][test_set].get("per_class"):
+                parts += [f"<h3>{html.escape(test_set)}: the {worst_classes} worst classes (mean over seeds, "
+                          "min-max; what the best-val seed took them for)</h3>",
+                          worst_classes_chart(score, test_set, json.loads(confusion.read_text()), worst_classes)]
+    parts += ["<h2>Images out of each stage, per class</h2>", funnel_chart(root),
+              "<h2>Images taken out as bad or mislabelled, by stage and reason</h2>",
+              removals_chart(root) or "<p>none</p>",
+              "<h2>Images left out of the submission by the budget, by kind</h2>",
+              removals_chart(root, LEFT_OUT) or "<p>none</p>"]
+    return parts
 
 
 def score_section(score: dict) -> str:
@@ -89,13 +128,16 @@ def sheet_section(title: str, rows: list[dict], caption_key: str, n: int, seed: 
     return f"<h3>{html.escape(title)} ({len(rows)}{more})</h3>{embed(contact_sheet(shown, caption_key))}"
 
 
-def build_report(root: Path, title: str, samples_per_stage: int, seed: int) -> str:
+def build_report(root: Path, title: str, samples_per_stage: int, seed: int,
+                 anchors: dict[str, dict[str, float]] | None = None, worst_classes: int = 5) -> str:
     """The HTML page of the dataset version in `root` (a project after `dvc repro`)."""
     parts = [f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title><style>{CSS}</style>",
              f"<h1>{html.escape(title)}</h1>"]
     score_path = root / "metrics/score.json"
-    if score_path.is_file():
-        parts += ["<h2>Scores</h2>", score_section(json.loads(score_path.read_text()))]
+    score = json.loads(score_path.read_text()) if score_path.is_file() else None
+    parts += charts_section(root, score, anchors or {}, worst_classes)
+    if score is not None:
+        parts += ["<h2>Scores in numbers</h2>", score_section(score)]
     parts += ["<h2>What each stage did</h2>", stage_counts(root / "metrics")]
 
     parts.append("<h2>Samples from each stage</h2>")
