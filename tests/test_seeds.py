@@ -30,3 +30,10 @@ def test_seeds_at_once_match_the_same_seeds_trained_alone(tmp_path):
     other = weights_of(tmp_path / "together/seed_6.weights.h5")
     assert not all(np.allclose(a, b) for a, b in zip(other, weights_of(tmp_path / "alone.weights.h5")))
     assert (tmp_path / "live/seed_6/plots/metrics/eval/accuracy.tsv").is_file()  # curves per seed
+
+
+def test_the_time_left_is_the_mean_epoch_times_the_epochs_to_go():
+    from dcai.seeds import time_left
+    assert time_left([10.0, 20.0], 6) == "about 60 s left"   # 15 s x 4 to go; in seconds below 90
+    assert time_left([30.0, 30.0], 6) == "about 2 min left"
+    assert time_left([10.0], 1) == "done"

@@ -21,21 +21,31 @@ from .train_score import set_threads, train_and_score
 
 
 class EpochLog(tf.keras.callbacks.Callback):
-    """One line per epoch and seed, so interleaved processes stay readable."""
+    """One line per epoch and seed, so interleaved processes stay readable, with the time left
+    at this seed's mean epoch so far."""
 
     def __init__(self, seed: int, epochs: int):
         super().__init__()
-        self.seed, self.epochs = seed, epochs
+        self.seed, self.epochs, self.seconds = seed, epochs, []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
+        self.seconds.append(time.perf_counter() - self._start)
         print(f"train_score seed {self.seed}: epoch {epoch + 1}/{self.epochs} "
               f"loss {logs.get('loss', float('nan')):.4f} accuracy {logs.get('accuracy', float('nan')):.4f} "
               f"val_accuracy {logs.get('val_accuracy', float('nan')):.4f} "
-              f"({time.perf_counter() - self._start:.1f} s)", flush=True)
+              f"({self.seconds[-1]:.1f} s, {time_left(self.seconds, self.epochs)})", flush=True)
+
+
+def time_left(seconds: list[float], total: int) -> str:
+    """'about 12 min left' from the steps done so far (their mean) and the steps to go."""
+    left = sum(seconds) / len(seconds) * (total - len(seconds))
+    if left <= 0:
+        return "done"
+    return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
 
 
 def train_seed(seed: int, submission: Path, test_sets: dict, epochs: int, weights: Path, speed: dict,

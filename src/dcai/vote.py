@@ -70,9 +70,11 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     probs = np.zeros((len(members), len(x), len(CLASSES)), np.float32)
     train_index = [np.flatnonzero(folds != f) for f in range(n_folds)]
     seconds = {}
+    progress = tqdm(total=len(members) * n_folds, desc="vote_train", unit="model")  # its ETA covers every member
     for m, name in enumerate(members):
         start = time.perf_counter()
-        for f in tqdm(range(n_folds), desc=f"vote: {name}", unit="fold"):
+        progress.set_description(f"vote_train: {name}")
+        for f in range(n_folds):
             held_out = np.flatnonzero(folds == f)
             model = build_member(name, len(CLASSES), seed + 100 * m + f)
             model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
@@ -82,7 +84,9 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
             probs[m, held_out] = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
             if save_weights:
                 save_weights(model, name, f)
+            progress.update()
         seconds[name] = round(time.perf_counter() - start, 1)
+    progress.close()
     return {"probs": probs, "train_index": train_index, "seconds": seconds}
 
 
