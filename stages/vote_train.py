@@ -1,4 +1,5 @@
 """Stage vote_train: out-of-fold class probabilities of every original, from every member."""
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from dcai.vote import images_for_members, label_indices, member_agreement, out_o
 IN = Path("data/standardized/manifest.csv")
 OUT = Path("data/vote")
 MODELS = Path("models/vote")
+RESUME = Path("models/.resume/vote_train")  # finished models of an interrupted run; not a DVC output
 
 
 def main() -> None:
@@ -20,9 +22,10 @@ def main() -> None:
     folds = stratified_folds(labels, p["folds"], p["seed"])
     x = images_for_members([r["path"] for r in rows])
     with atomic_dir(MODELS) as models_tmp:
-        result = out_of_fold_probs(
-            x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"], p["seed"],
-            save_weights=lambda model, name, fold: model.save_weights(models_tmp / f"{name}_fold{fold}.weights.h5"))
+        result = out_of_fold_probs(x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"],
+                                   p["seed"], weights_dir=models_tmp, resume_dir=RESUME)
+    if result["resumed"]:
+        print(f"vote_train: {result['resumed']} models taken from the interrupted run in {RESUME}")
     probs = result["probs"]
     with atomic_dir(OUT) as tmp:
         np.savez_compressed(tmp / "oof.npz", probs=probs, labels=labels, folds=folds,
@@ -35,6 +38,7 @@ def main() -> None:
         "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
         "member_agreement": member_agreement(probs), "seconds_per_member": result["seconds"],
     })
+    shutil.rmtree(RESUME, ignore_errors=True)  # the outputs are written: nothing left to resume
     print(f"vote_train: out-of-fold accuracy of the ensemble {float((ensemble == labels).mean()):.3f}")
 
 

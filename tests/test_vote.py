@@ -16,7 +16,7 @@ def test_folds_are_stratified_and_cover_everything():
     assert (stratified_folds(labels, 5, seed=0) == folds).all() and (stratified_folds(labels, 5, seed=1) != folds).any()
 
 
-def test_no_image_is_predicted_by_a_model_that_saw_it():
+def test_no_image_is_predicted_by_a_model_that_saw_it(tmp_path):
     # Noise images with arbitrary labels: nothing to generalize from, everything to memorize.
     # A member that saw an image predicts its label (measured: accuracy 1.0 when every fold
     # trains on all images); a member that did not is at chance (0.1).
@@ -24,10 +24,9 @@ def test_no_image_is_predicted_by_a_model_that_saw_it():
     labels = np.repeat(np.arange(10), 4)
     x = rng.uniform(0, 1, (40, 32, 32, 1)).astype(np.float32)
     folds = stratified_folds(labels, 4, seed=2)
-    seen = []
     result = out_of_fold_probs(x, labels, ["lenet5"], folds, epochs=30, batch_size=8, learning_rate=3e-3, seed=3,
-                               shift=0, save_weights=lambda model, name, fold: seen.append((name, fold)))
-    assert seen == [("lenet5", f) for f in range(4)]
+                               shift=0, weights_dir=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"lenet5_fold{f}.weights.h5" for f in range(4)]
     probs = result["probs"][0]
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)  # every image was predicted
     assert (probs.argmax(axis=1) == labels).mean() <= 0.3
@@ -39,3 +38,27 @@ def test_no_image_is_predicted_by_a_model_that_saw_it():
 def test_member_agreement_is_the_share_of_pairs_that_agree():
     assert member_agreement(one_hot_probs([[0, 1, 2, 3], [0, 1, 2, 4]])) == 0.75
     assert member_agreement(one_hot_probs([[0, 1, 2, 3]])) == 1.0
+
+
+def test_an_interrupted_run_resumes_without_retraining_what_finished(tmp_path, monkeypatch):
+    import dcai.vote_models
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(10), 2)
+    x = rng.uniform(0, 1, (20, 32, 32, 1)).astype(np.float32)
+    folds = stratified_folds(labels, 2, seed=2)
+    args = (x, labels, ["lenet5", "allconv"], folds, 1, 16, 1e-3, 3)
+    first = out_of_fold_probs(*args, weights_dir=tmp_path / "w1", resume_dir=tmp_path / "resume")
+    assert first["resumed"] == 0 and len(list((tmp_path / "resume").glob("*.npz"))) == 4
+    # killed after three of the four models: the fourth is retrained, the others are taken
+    sorted((tmp_path / "resume").glob("allconv_fold1-*.npz"))[0].unlink()
+    built = []
+    real_build = dcai.vote_models.build_member
+    monkeypatch.setattr(dcai.vote_models, "build_member", lambda *a: built.append(a[0]) or real_build(*a))
+    again = out_of_fold_probs(*args, weights_dir=tmp_path / "w2", resume_dir=tmp_path / "resume")
+    assert built == ["allconv"] and again["resumed"] == 3
+    np.testing.assert_array_equal(again["probs"][:, folds == 0], first["probs"][:, folds == 0])
+    for name in ("lenet5_fold0", "lenet5_fold1", "allconv_fold0"):  # the same weights, byte for byte
+        assert (tmp_path / f"w1/{name}.weights.h5").read_bytes() == (tmp_path / f"w2/{name}.weights.h5").read_bytes()
+    # another setting is another model: nothing is taken
+    other = out_of_fold_probs(x, labels, ["lenet5"], folds, 1, 16, 2e-3, 3, resume_dir=tmp_path / "resume")
+    assert other["resumed"] == 0

@@ -4,7 +4,11 @@ No image is ever scored by a model that saw it: in-sample probabilities collapse
 and hide label noise. Training (here) and flagging (vote_rules.py, instant) are separate
 modules and separate stages, so changing a threshold or an action never retrains a model.
 """
+import hashlib
+import os
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -54,12 +58,26 @@ def jittered_batches(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
     return ds.repeat(epochs).enumerate().map(jitter).batch(batch_size).prefetch(2)
 
 
+def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, fold: int, epochs: int, batch_size: int,
+             learning_rate: float, seed: int, shift: int) -> str:
+    """What one member's model of one fold depends on: the images, labels and fold split, and its settings."""
+    h = hashlib.sha256(f"{x_digest}|{name}|{fold}|{epochs}|{batch_size}|{learning_rate!r}|{seed}|{shift}".encode())
+    h.update(np.ascontiguousarray(y, np.int64).tobytes())
+    h.update(np.ascontiguousarray(folds, np.int64).tobytes())
+    return h.hexdigest()[:20]
+
+
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: np.ndarray, epochs: int,
-                      batch_size: int, learning_rate: float, seed: int, shift: int = 3, save_weights=None) -> dict:
+                      batch_size: int, learning_rate: float, seed: int, shift: int = 3,
+                      weights_dir: Path | None = None, resume_dir: Path | None = None) -> dict:
     """Train every member on every fold's complement and predict the fold.
 
-    Returns probs (members x N x classes), the training indices of each fold's models,
-    and seconds spent per member. `save_weights(model, member, fold)` may keep the models.
+    Returns probs (members x N x classes), the training indices of each fold's models, the
+    seconds spent per member and how many models were `resumed`. With `weights_dir`, every
+    model's weights are kept there as <member>_fold<f>.weights.h5. With `resume_dir`, each
+    finished model (its held-out probabilities and weights) is kept there under a key of
+    everything it depends on, and a run interrupted and started again takes those instead of
+    retraining them: the result is the same bytes.
     """
     import tensorflow as tf
     from tqdm import tqdm
@@ -69,25 +87,51 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     n_folds = int(folds.max()) + 1
     probs = np.zeros((len(members), len(x), len(CLASSES)), np.float32)
     train_index = [np.flatnonzero(folds != f) for f in range(n_folds)]
-    seconds = {}
+    x_digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() + str(x.shape) + str(x.dtype)
+    seconds, resumed = {}, 0
+    if weights_dir is not None:
+        Path(weights_dir).mkdir(parents=True, exist_ok=True)
     progress = tqdm(total=len(members) * n_folds, desc="vote_train", unit="model")  # its ETA covers every member
     for m, name in enumerate(members):
         start = time.perf_counter()
         progress.set_description(f"vote_train: {name}")
         for f in range(n_folds):
             held_out = np.flatnonzero(folds == f)
-            model = build_member(name, len(CLASSES), seed + 100 * m + f)
-            model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
-                          loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
-            model.fit(jittered_batches(x[train_index[f]], y[train_index[f]], epochs, batch_size, seed + f, shift),
-                      shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
-            probs[m, held_out] = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
-            if save_weights:
-                save_weights(model, name, f)
+            entry = None
+            if resume_dir is not None:
+                key = fold_key(x_digest, y, folds, name, f, epochs, batch_size, learning_rate, seed, shift)
+                entry = Path(resume_dir) / f"{name}_fold{f}-{key}"
+            if entry is not None and entry.with_suffix(".npz").is_file():
+                probs[m, held_out] = np.load(entry.with_suffix(".npz"))["probs"]
+                resumed += 1
+            else:
+                model = build_member(name, len(CLASSES), seed + 100 * m + f)
+                model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                              loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+                model.fit(jittered_batches(x[train_index[f]], y[train_index[f]], epochs, batch_size, seed + f, shift),
+                          shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
+                probs[m, held_out] = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
+                if entry is not None:
+                    keep_finished(entry, model, probs[m, held_out])
+                elif weights_dir is not None:
+                    model.save_weights(Path(weights_dir) / f"{name}_fold{f}.weights.h5")
+            if entry is not None and weights_dir is not None:
+                shutil.copyfile(entry.with_suffix(".weights.h5"), Path(weights_dir) / f"{name}_fold{f}.weights.h5")
             progress.update()
         seconds[name] = round(time.perf_counter() - start, 1)
     progress.close()
-    return {"probs": probs, "train_index": train_index, "seconds": seconds}
+    return {"probs": probs, "train_index": train_index, "seconds": seconds, "resumed": resumed}
+
+
+def keep_finished(entry: Path, model, held_out_probs: np.ndarray) -> None:
+    """Weights first, probabilities last and each by rename: an entry with its .npz is whole."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    weights_tmp = entry.parent / f".{entry.name}.{os.getpid()}.weights.h5"
+    model.save_weights(weights_tmp)
+    os.replace(weights_tmp, entry.with_suffix(".weights.h5"))
+    probs_tmp = entry.parent / f".{entry.name}.{os.getpid()}.npz"
+    np.savez(probs_tmp, probs=held_out_probs)
+    os.replace(probs_tmp, entry.with_suffix(".npz"))
 
 
 def member_agreement(probs: np.ndarray) -> float:
