@@ -26,7 +26,8 @@ SEED_WEIGHTS = Path("models/seeds")
 LIVE_DIR = Path("metrics/train")
 ERRORS = Path("reports/errors")
 HOLDOUT = Path("data/holdout/test")
-SPLIT = Path("data/split/manifest.csv")  # what the submission holds, with each image's source role
+SPLIT = Path("data/split/manifest.csv")
+RESUME = Path("models/.resume/train_score")  # finished seeds of an interrupted run; not a DVC output  # what the submission holds, with each image's source role
 
 
 def main() -> int:
@@ -46,7 +47,7 @@ def main() -> int:
     at_once = min(p["speed"]["seeds_at_once"], len(p["seeds"]))
     print(f"train_score: seeds {p['seeds']}, {at_once} at a time", flush=True)
     trained = train_seeds(p["seeds"], SUBMISSION, test_sets, p["epochs"], SEED_WEIGHTS, p["speed"], LIVE_DIR,
-                          at_once)
+                          at_once, resume_dir=RESUME)
     per_seed = {seed: r[0] for seed, r in trained.items()}
     details = {seed: r[1:] for seed, r in trained.items()}
     best = max(per_seed, key=lambda s: per_seed[s]["val"]["accuracy"])  # max keeps the first of equals
@@ -67,6 +68,7 @@ def main() -> int:
     for name, rows in best_errors.items():  # "true>predicted p" under each image the model got wrong
         contact_sheet(rows, caption_key="caption").save(ERRORS / f"{name}.png")
     write_json("metrics/score.json", scores)
+    shutil.rmtree(RESUME, ignore_errors=True)  # the outputs are written: nothing left to resume
     summary = ", ".join(f"{n} {s.get('accuracy', 'n/a')}" for n, s in scores["test"].items())
     print(f"train_score: mean over seeds {p['seeds']}: val {scores['val']['accuracy']}; test {summary}")
     return 0

@@ -1,4 +1,6 @@
 """Seeds trained side by side in their own processes train exactly as a lone run does."""
+import shutil
+
 import numpy as np
 
 from dcai.fixed_model import build_fixed_model
@@ -37,3 +39,30 @@ def test_the_time_left_is_the_mean_epoch_times_the_epochs_to_go():
     assert time_left([10.0, 20.0], 6) == "about 60 s left"   # 15 s x 4 to go; in seconds below 90
     assert time_left([30.0, 30.0], 6) == "about 2 min left"
     assert time_left([10.0], 1) == "done"
+
+
+def test_an_interrupted_run_takes_the_finished_seeds_and_trains_the_rest_as_before(tmp_path):
+    import json
+    sub = submission(tmp_path / "sub")
+    tests = {"again": sub / "val"}
+    resume = tmp_path / "resume"
+    first = train_seeds([5, 6], sub, tests, 1, tmp_path / "w1", SPEED, None, at_once=2, resume_dir=resume)
+    entries = {p.name.split("-")[0]: p for p in resume.iterdir()}
+    assert sorted(entries) == ["seed_5", "seed_6"]
+    # killed before seed 6 finished; seed 5's entry carries a mark, to see that it is taken, not retrained
+    shutil.rmtree(entries["seed_6"])
+    result = json.loads((entries["seed_5"] / "result.json").read_text())
+    result[0]["mark"] = "taken"
+    (entries["seed_5"] / "result.json").write_text(json.dumps(result))
+    again = train_seeds([5, 6], sub, tests, 1, tmp_path / "w2", SPEED, None, at_once=2, resume_dir=resume)
+    assert again[5][0]["mark"] == "taken" and (tmp_path / "w2/seed_5.weights.h5").is_file()
+    assert again[6][0]["val"] == first[6][0]["val"] and again[6][1] == first[6][1]  # 1 thread, as in the first run
+
+
+def test_a_finished_seed_is_taken_only_for_the_same_inputs_and_settings():
+    from dcai.seeds import seed_key
+    key = seed_key("digest", 100, 5, SPEED, 1)
+    assert key == seed_key("digest", 100, 5, {**SPEED, "seeds_at_once": 9}, 1)  # how many at once: no matter
+    assert len({key, seed_key("other", 100, 5, SPEED, 1), seed_key("digest", 99, 5, SPEED, 1),
+                seed_key("digest", 100, 6, SPEED, 1), seed_key("digest", 100, 5, {**SPEED, "prefetch": 9}, 1),
+                seed_key("digest", 100, 5, SPEED, 2)}) == 6

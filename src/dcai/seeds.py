@@ -10,9 +10,13 @@ Each process trains exactly as a lone run: its own seed, initial weights, reshuf
 batches, Adam state and best-val checkpoint; only the thread count differs, which changes
 nothing but the order of float sums. Processes are spawned (TensorFlow must not be forked).
 """
+import hashlib
+import json
 import multiprocessing
+import os
+import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import tensorflow as tf
@@ -70,10 +74,52 @@ def train_seed(seed: int, submission: Path, test_sets: dict, epochs: int, weight
     return seed, scores, confusion, errors
 
 
+def folder_digest(folder: Path) -> str:
+    """sha256 of every file's relative path and bytes, in sorted order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def seed_key(inputs: str, epochs: int, seed: int, speed: dict, threads: int) -> str:
+    """What one seed's training depends on: the submission and test sets (digest), its settings."""
+    settings = {k: v for k, v in speed.items() if k != "seeds_at_once"}
+    return hashlib.sha256(json.dumps([inputs, epochs, seed, settings, threads], sort_keys=True).encode()).hexdigest()[:20]
+
+
+def keep_seed(entry: Path, result: tuple, weights: Path, live_dir: Path | None) -> None:
+    """A finished seed: scores, confusion and errors, weights and curves, renamed into place whole."""
+    tmp = entry.parent / f".{entry.name}.{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "result.json").write_text(json.dumps(list(result)))
+    shutil.copyfile(weights, tmp / "weights.h5")
+    if live_dir is not None and Path(live_dir).is_dir():
+        shutil.copytree(live_dir, tmp / "live")
+    shutil.rmtree(entry, ignore_errors=True)
+    os.replace(tmp, entry)
+
+
+def take_seed(entry: Path, weights: Path, live_dir: Path | None) -> tuple:
+    shutil.copyfile(entry / "weights.h5", weights)
+    if live_dir is not None and (entry / "live").is_dir():
+        shutil.rmtree(live_dir, ignore_errors=True)
+        shutil.copytree(entry / "live", live_dir)
+    return tuple(json.loads((entry / "result.json").read_text()))
+
+
 def train_seeds(seeds: list[int], submission: Path, test_sets: dict, epochs: int, weights_dir: Path,
-                speed: dict, live_root: Path | None, at_once: int) -> dict[int, tuple[dict, dict, dict]]:
+                speed: dict, live_root: Path | None, at_once: int,
+                resume_dir: Path | None = None) -> dict[int, tuple[dict, dict, dict]]:
     """Train every seed, `at_once` at a time in their own processes (1: here, one after the
-    other). Returns seed -> (scores, confusion rows, misclassified rows), in `seeds` order."""
+    other). Returns seed -> (scores, confusion rows, misclassified rows), in `seeds` order.
+
+    With `resume_dir`, each finished seed is kept there under a key of its inputs and settings,
+    and a run interrupted and started again takes those instead of retraining them. The
+    remaining seeds get the thread count the whole run would have given them (it changes the
+    order of float sums), so a resumed run computes what an uninterrupted one does."""
     weights_dir.mkdir(parents=True, exist_ok=True)
 
     def job(seed):
@@ -81,11 +127,29 @@ def train_seeds(seeds: list[int], submission: Path, test_sets: dict, epochs: int
                 live_root / f"seed_{seed}" if live_root else None)
 
     at_once = max(1, min(at_once, len(seeds)))
-    if at_once == 1:
-        results = [train_seed(*job(s)) for s in seeds]
-    else:
-        threads = max(1, speed["intra_op_threads"] // at_once)
-        with ProcessPoolExecutor(at_once, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(train_seed, *job(s), threads) for s in seeds]
-            results = [f.result() for f in futures]
-    return {seed: (scores, confusion, errors) for seed, scores, confusion, errors in results}
+    threads = max(1, speed["intra_op_threads"] // at_once) if at_once > 1 else 0
+    done, entries = {}, {}
+    if resume_dir is not None:
+        inputs = folder_digest(submission) + "".join(folder_digest(t) for _, t in sorted(test_sets.items()))
+        inputs += json.dumps(sorted(test_sets))
+        for seed in seeds:
+            entries[seed] = Path(resume_dir) / f"seed_{seed}-{seed_key(inputs, epochs, seed, speed, threads)}"
+            if (entries[seed] / "result.json").is_file():
+                done[seed] = take_seed(entries[seed], job(seed)[4], job(seed)[6])
+                print(f"train_score seed {seed}: taken from the interrupted run ({entries[seed]})", flush=True)
+
+    def finished(seed, result):
+        done[seed] = tuple(json.loads(json.dumps(list(result))))  # as a resumed seed's would read
+        if seed in entries:
+            keep_seed(entries[seed], result, job(seed)[4], job(seed)[6])
+
+    todo = [s for s in seeds if s not in done]
+    if threads == 0:
+        for seed in todo:
+            finished(seed, train_seed(*job(seed))[1:])
+    elif todo:
+        with ProcessPoolExecutor(min(at_once, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(train_seed, *job(s), threads): s for s in todo}
+            for future in as_completed(futures):
+                finished(futures[future], future.result()[1:])
+    return {seed: tuple(done[seed]) for seed in seeds}
