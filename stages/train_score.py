@@ -47,7 +47,7 @@ def main() -> int:
     at_once = min(p["speed"]["seeds_at_once"], len(p["seeds"]))
     print(f"train_score: seeds {p['seeds']}, {at_once} at a time", flush=True)
     trained = train_seeds(p["seeds"], SUBMISSION, test_sets, p["epochs"], SEED_WEIGHTS, p["speed"], LIVE_DIR,
-                          at_once, resume_dir=RESUME)
+                          at_once, resume_dir=RESUME, compute=load_params("compute"))
     per_seed = {seed: r[0] for seed, r in trained.items()}
     details = {seed: r[1:] for seed, r in trained.items()}
     best = max(per_seed, key=lambda s: per_seed[s]["val"]["accuracy"])  # max keeps the first of equals

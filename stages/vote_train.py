@@ -16,14 +16,19 @@ RESUME = Path("models/.resume/vote_train")  # finished models of an interrupted 
 
 
 def main() -> None:
-    p = load_params("vote_filter")["train"]
+    group = load_params("vote_filter")
+    p, speed = group["train"], group["speed"]
+    compute = load_params("compute")
+    processes = max(1, speed["models_at_once"])
     rows = [r for r in read_manifest(IN) if r["kind"] == "original"]
     labels = label_indices(rows)
     folds = stratified_folds(labels, p["folds"], p["seed"])
     x = images_for_members([r["path"] for r in rows])
     with atomic_dir(MODELS) as models_tmp:
         result = out_of_fold_probs(x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"],
-                                   p["seed"], weights_dir=models_tmp, resume_dir=RESUME)
+                                   p["seed"], weights_dir=models_tmp, resume_dir=RESUME,
+                                   compute={"processes": processes, "threads": max(1, speed["threads"] // processes),
+                                            "address": compute["address"], "gpus_per_task": compute["gpus_per_task"]})
     if result["resumed"]:
         print(f"vote_train: {result['resumed']} models taken from the interrupted run in {RESUME}")
     probs = result["probs"]

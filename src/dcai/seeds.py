@@ -12,16 +12,16 @@ nothing but the order of float sums. Processes are spawned (TensorFlow must not 
 """
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import tensorflow as tf
 
-from .train_score import set_threads, train_and_score
+from .compute import run_tasks
+from .images import load_class_folder
+from .train_score import train_and_score
 
 
 class EpochLog(tf.keras.callbacks.Callback):
@@ -52,26 +52,56 @@ def time_left(seconds: list[float], total: int) -> str:
     return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
 
 
-def train_seed(seed: int, submission: Path, test_sets: dict, epochs: int, weights: Path, speed: dict,
-               live_dir: Path | None, threads: int = 0) -> tuple[int, dict, dict, dict]:
-    """One seed's training and scores. `threads` > 0 sets TensorFlow's pools first (a fresh
-    process only: they cannot change once TensorFlow has run an op)."""
-    if threads:
-        set_threads(threads, threads)
-    callbacks = [EpochLog(seed, epochs)]
-    if live_dir is None:
-        scores, confusion, errors = train_and_score(submission, test_sets, epochs, seed, weights, speed,
-                                                    callbacks=callbacks, verbose=0)
-        return seed, scores, confusion, errors
-    from dvclive import Live
-    from dvclive.keras import DVCLiveCallback
+def load_data(submission: Path, test_sets: dict) -> dict:
+    """Every image a seed's training reads, decoded once: sent to each training (a local process,
+    or Ray's object store), so a worker elsewhere needs no copy of the files."""
+    return {"train": load_class_folder(Path(submission) / "train"), "val": load_class_folder(Path(submission) / "val"),
+            "tests": {name: load_class_folder(path) for name, path in test_sets.items()}}
 
-    with Live(dir=str(live_dir), dvcyaml=None, save_dvc_exp=False) as live:
-        scores, confusion, errors = train_and_score(submission, test_sets, epochs, seed, weights, speed,
-                                                    callbacks=[DVCLiveCallback(live=live), *callbacks], verbose=0)
-    # dvclive's summary holds the last epoch, not the best one scored: only the curves stay
-    (Path(live_dir) / "metrics.json").unlink(missing_ok=True)
-    return seed, scores, confusion, errors
+
+def seed_task(shared: dict, seed: int, epochs: int, speed: dict, with_curves: bool) -> dict:
+    """One seed's training and scores, as a task: returns the scores, confusion and error rows,
+    and the best-val weights and training curves as bytes."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        callbacks = [EpochLog(seed, epochs)]
+        if not with_curves:
+            scores, confusion, errors = train_and_score(None, {}, epochs, seed, tmp / "best.weights.h5", speed,
+                                                        callbacks=callbacks, verbose=0, data=shared)
+        else:
+            from dvclive import Live
+            from dvclive.keras import DVCLiveCallback
+
+            with Live(dir=str(tmp / "live"), dvcyaml=None, save_dvc_exp=False) as live:
+                scores, confusion, errors = train_and_score(None, {}, epochs, seed, tmp / "best.weights.h5", speed,
+                                                            callbacks=[DVCLiveCallback(live=live), *callbacks],
+                                                            verbose=0, data=shared)
+            # dvclive's summary holds the last epoch, not the best one scored: only the curves stay
+            (tmp / "live/metrics.json").unlink(missing_ok=True)
+        curves = {str(f.relative_to(tmp / "live")): f.read_bytes()
+                  for f in sorted((tmp / "live").rglob("*")) if f.is_file()} if with_curves else {}
+        return {"result": json.loads(json.dumps([scores, confusion, errors])),
+                "weights": (tmp / "best.weights.h5").read_bytes(), "curves": curves}
+
+
+def write_seed_files(done: dict, weights: Path, live_dir: Path | None) -> None:
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    weights.write_bytes(done["weights"])
+    if live_dir is not None:
+        shutil.rmtree(live_dir, ignore_errors=True)
+        for rel, data in done["curves"].items():
+            (Path(live_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
+            (Path(live_dir) / rel).write_bytes(data)
+
+
+def train_seed(seed: int, submission: Path, test_sets: dict, epochs: int, weights: Path, speed: dict,
+               live_dir: Path | None) -> tuple[int, dict, dict, dict]:
+    """One seed, here: its weights and curves written, (seed, scores, confusion, errors) returned."""
+    done = seed_task(load_data(submission, test_sets), seed, epochs, speed, live_dir is not None)
+    write_seed_files(done, weights, live_dir)
+    return (seed, *done["result"])
 
 
 def folder_digest(folder: Path) -> str:
@@ -89,43 +119,39 @@ def seed_key(inputs: str, epochs: int, seed: int, speed: dict, threads: int) -> 
     return hashlib.sha256(json.dumps([inputs, epochs, seed, settings, threads], sort_keys=True).encode()).hexdigest()[:20]
 
 
-def keep_seed(entry: Path, result: tuple, weights: Path, live_dir: Path | None) -> None:
-    """A finished seed: scores, confusion and errors, weights and curves, renamed into place whole."""
+def keep_seed(entry: Path, done: dict) -> None:
+    """A finished seed (scores, confusion, errors, weights, curves), renamed into place whole."""
     tmp = entry.parent / f".{entry.name}.{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    (tmp / "result.json").write_text(json.dumps(list(result)))
-    shutil.copyfile(weights, tmp / "weights.h5")
-    if live_dir is not None and Path(live_dir).is_dir():
-        shutil.copytree(live_dir, tmp / "live")
+    (tmp / "result.json").write_text(json.dumps(done["result"]))
+    (tmp / "weights.h5").write_bytes(done["weights"])
+    for rel, data in done["curves"].items():
+        (tmp / "live" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / "live" / rel).write_bytes(data)
     shutil.rmtree(entry, ignore_errors=True)
     os.replace(tmp, entry)
 
 
-def take_seed(entry: Path, weights: Path, live_dir: Path | None) -> tuple:
-    shutil.copyfile(entry / "weights.h5", weights)
-    if live_dir is not None and (entry / "live").is_dir():
-        shutil.rmtree(live_dir, ignore_errors=True)
-        shutil.copytree(entry / "live", live_dir)
-    return tuple(json.loads((entry / "result.json").read_text()))
+def take_seed(entry: Path) -> dict:
+    live = entry / "live"
+    return {"result": json.loads((entry / "result.json").read_text()), "weights": (entry / "weights.h5").read_bytes(),
+            "curves": {str(f.relative_to(live)): f.read_bytes() for f in sorted(live.rglob("*")) if f.is_file()}}
 
 
 def train_seeds(seeds: list[int], submission: Path, test_sets: dict, epochs: int, weights_dir: Path,
-                speed: dict, live_root: Path | None, at_once: int,
-                resume_dir: Path | None = None) -> dict[int, tuple[dict, dict, dict]]:
+                speed: dict, live_root: Path | None, at_once: int, resume_dir: Path | None = None,
+                compute: dict | None = None) -> dict[int, tuple[dict, dict, dict]]:
     """Train every seed, `at_once` at a time in their own processes (1: here, one after the
-    other). Returns seed -> (scores, confusion rows, misclassified rows), in `seeds` order.
+    other), or as tasks on a Ray cluster (`compute`: address, gpus_per_task). Returns seed ->
+    (scores, confusion rows, misclassified rows), in `seeds` order; each seed's weights are
+    written to weights_dir/seed_<s>.weights.h5 and its curves to live_root/seed_<s>/.
 
     With `resume_dir`, each finished seed is kept there under a key of its inputs and settings,
-    and a run interrupted and started again takes those instead of retraining them. The
-    remaining seeds get the thread count the whole run would have given them (it changes the
-    order of float sums), so a resumed run computes what an uninterrupted one does."""
-    weights_dir.mkdir(parents=True, exist_ok=True)
-
-    def job(seed):
-        return (seed, submission, test_sets, epochs, weights_dir / f"seed_{seed}.weights.h5", speed,
-                live_root / f"seed_{seed}" if live_root else None)
-
+    and a run interrupted and started again takes those instead of retraining them. Every seed
+    gets the thread count the whole run gives it (it changes the order of float sums), so a
+    resumed run computes what an uninterrupted one does."""
+    compute = compute or {}
     at_once = max(1, min(at_once, len(seeds)))
     threads = max(1, speed["intra_op_threads"] // at_once) if at_once > 1 else 0
     done, entries = {}, {}
@@ -135,21 +161,22 @@ def train_seeds(seeds: list[int], submission: Path, test_sets: dict, epochs: int
         for seed in seeds:
             entries[seed] = Path(resume_dir) / f"seed_{seed}-{seed_key(inputs, epochs, seed, speed, threads)}"
             if (entries[seed] / "result.json").is_file():
-                done[seed] = take_seed(entries[seed], job(seed)[4], job(seed)[6])
+                done[seed] = take_seed(entries[seed])
                 print(f"train_score seed {seed}: taken from the interrupted run ({entries[seed]})", flush=True)
-
-    def finished(seed, result):
-        done[seed] = tuple(json.loads(json.dumps(list(result))))  # as a resumed seed's would read
-        if seed in entries:
-            keep_seed(entries[seed], result, job(seed)[4], job(seed)[6])
-
     todo = [s for s in seeds if s not in done]
-    if threads == 0:
-        for seed in todo:
-            finished(seed, train_seed(*job(seed))[1:])
-    elif todo:
-        with ProcessPoolExecutor(min(at_once, len(todo)), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(train_seed, *job(s), threads): s for s in todo}
-            for future in as_completed(futures):
-                finished(futures[future], future.result()[1:])
-    return {seed: tuple(done[seed]) for seed in seeds}
+
+    def finished(index, result):
+        seed = todo[index]
+        done[seed] = result
+        if seed in entries:
+            keep_seed(entries[seed], result)
+
+    if todo:
+        run_tasks(seed_task, [(seed, epochs, speed, live_root is not None) for seed in todo],
+                  load_data(submission, test_sets), processes=at_once, threads=threads,
+                  address=compute.get("address"), cpus_per_task=max(1, threads or speed["intra_op_threads"]),
+                  gpus_per_task=compute.get("gpus_per_task", 0), on_done=finished)
+    for seed in seeds:
+        write_seed_files(done[seed], Path(weights_dir) / f"seed_{seed}.weights.h5",
+                         live_root / f"seed_{seed}" if live_root else None)
+    return {seed: tuple(done[seed]["result"]) for seed in seeds}

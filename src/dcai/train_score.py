@@ -126,16 +126,21 @@ def misclassified(logits: np.ndarray, labels: np.ndarray, paths: list[str]) -> l
     return sorted(rows, key=lambda r: -r["p"])
 
 
-def train_and_score(submission: Path, test_sets: dict[str, Path], epochs: int, seed: int,
+def train_and_score(submission: Path | None, test_sets: dict[str, Path], epochs: int, seed: int,
                     weights_path: Path, speed: dict, callbacks: list | None = None,
-                    verbose: int = 2) -> tuple[dict, dict, dict]:
+                    verbose: int = 2, data: dict | None = None) -> tuple[dict, dict, dict]:
     """Train on submission/train, pick the best epoch on submission/val, score every set.
+    `data` instead of the folders: {"train": (x, y, paths), "val": ..., "tests": {name: ...}},
+    as dcai.seeds.load_data decodes them.
 
     Returns (scores, confusion rows per test set, misclassified images per test set).
     """
-    train_x, train_y, _ = load_class_folder(submission / "train")
-    val_x, val_y, _ = load_class_folder(submission / "val")
-    tests = {name: load_class_folder(path) for name, path in test_sets.items()}
+    if data is None:
+        data = {"train": load_class_folder(submission / "train"), "val": load_class_folder(submission / "val"),
+                "tests": {name: load_class_folder(path) for name, path in test_sets.items()}}
+    train_x, train_y, _ = data["train"]
+    val_x, val_y, _ = data["val"]
+    tests = data["tests"]
 
     steps = batches_per_pass(len(train_x))
     chunk = steps_per_call(steps, speed["steps_per_execution"])

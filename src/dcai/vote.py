@@ -6,7 +6,6 @@ modules and separate stages, so changing a threshold or an action never retrains
 """
 import hashlib
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -67,67 +66,101 @@ def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, fold: i
     return h.hexdigest()[:20]
 
 
+def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_size: int, learning_rate: float,
+                 seed: int, shift: int) -> dict:
+    """One task: member `name` trained on every fold but `fold`, predicting `fold`. Returns the
+    held-out probabilities and the weights as bytes (a worker elsewhere has no shared disk)."""
+    import tempfile
+
+    import tensorflow as tf
+
+    from .vote_models import build_member
+
+    start = time.perf_counter()
+    x, y, folds = shared["x"], shared["y"], shared["folds"]
+    train, held_out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
+    model = build_member(name, len(CLASSES), seed + 100 * m + fold)
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+    model.fit(jittered_batches(x[train], y[train], epochs, batch_size, seed + fold, shift),
+              shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
+    probs = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_weights(Path(tmp) / "m.weights.h5")
+        weights = (Path(tmp) / "m.weights.h5").read_bytes()
+    return {"probs": probs, "weights": weights, "seconds": time.perf_counter() - start}
+
+
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: np.ndarray, epochs: int,
                       batch_size: int, learning_rate: float, seed: int, shift: int = 3,
-                      weights_dir: Path | None = None, resume_dir: Path | None = None) -> dict:
+                      weights_dir: Path | None = None, resume_dir: Path | None = None, compute: dict | None = None) -> dict:
     """Train every member on every fold's complement and predict the fold.
 
     Returns probs (members x N x classes), the training indices of each fold's models, the
-    seconds spent per member and how many models were `resumed`. With `weights_dir`, every
-    model's weights are kept there as <member>_fold<f>.weights.h5. With `resume_dir`, each
-    finished model (its held-out probabilities and weights) is kept there under a key of
+    seconds of training per member and how many models were `resumed`. With `weights_dir`,
+    every model's weights are kept there as <member>_fold<f>.weights.h5. With `resume_dir`,
+    each finished model (its held-out probabilities and weights) is kept there under a key of
     everything it depends on, and a run interrupted and started again takes those instead of
-    retraining them: the result is the same bytes.
+    retraining them: the result is the same bytes. The models are independent tasks, run as
+    `compute` says (dcai.compute.run_tasks: processes, threads, address, gpus_per_task).
     """
-    import tensorflow as tf
     from tqdm import tqdm
 
-    from .vote_models import build_member
+    from .compute import run_tasks
 
     n_folds = int(folds.max()) + 1
     probs = np.zeros((len(members), len(x), len(CLASSES)), np.float32)
     train_index = [np.flatnonzero(folds != f) for f in range(n_folds)]
     x_digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() + str(x.shape) + str(x.dtype)
-    seconds, resumed = {}, 0
     if weights_dir is not None:
         Path(weights_dir).mkdir(parents=True, exist_ok=True)
-    progress = tqdm(total=len(members) * n_folds, desc="vote_train", unit="model")  # its ETA covers every member
-    for m, name in enumerate(members):
-        start = time.perf_counter()
-        progress.set_description(f"vote_train: {name}")
-        for f in range(n_folds):
-            held_out = np.flatnonzero(folds == f)
-            entry = None
-            if resume_dir is not None:
-                key = fold_key(x_digest, y, folds, name, f, epochs, batch_size, learning_rate, seed, shift)
-                entry = Path(resume_dir) / f"{name}_fold{f}-{key}"
-            if entry is not None and entry.with_suffix(".npz").is_file():
-                probs[m, held_out] = np.load(entry.with_suffix(".npz"))["probs"]
-                resumed += 1
-            else:
-                model = build_member(name, len(CLASSES), seed + 100 * m + f)
-                model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
-                              loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
-                model.fit(jittered_batches(x[train_index[f]], y[train_index[f]], epochs, batch_size, seed + f, shift),
-                          shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
-                probs[m, held_out] = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
-                if entry is not None:
-                    keep_finished(entry, model, probs[m, held_out])
-                elif weights_dir is not None:
-                    model.save_weights(Path(weights_dir) / f"{name}_fold{f}.weights.h5")
-            if entry is not None and weights_dir is not None:
-                shutil.copyfile(entry.with_suffix(".weights.h5"), Path(weights_dir) / f"{name}_fold{f}.weights.h5")
-            progress.update()
-        seconds[name] = round(time.perf_counter() - start, 1)
+    models = [(m, name, f) for m, name in enumerate(members) for f in range(n_folds)]
+    entries = {}
+    if resume_dir is not None:
+        entries = {(m, f): Path(resume_dir) / f"{name}_fold{f}-"
+                   f"{fold_key(x_digest, y, folds, name, f, epochs, batch_size, learning_rate, seed, shift)}"
+                   for m, name, f in models}
+    seconds = dict.fromkeys(members, 0.0)
+    progress = tqdm(total=len(models), desc="vote_train", unit="model")  # its ETA covers every member
+
+    def place(m, name, f, held_out_probs, weights):
+        probs[m, folds == f] = held_out_probs
+        if weights_dir is not None:
+            (Path(weights_dir) / f"{name}_fold{f}.weights.h5").write_bytes(weights)
+        progress.update()
+
+    todo = []
+    for m, name, f in models:
+        entry = entries.get((m, f))
+        if entry is not None and entry.with_suffix(".npz").is_file():
+            place(m, name, f, np.load(entry.with_suffix(".npz"))["probs"], entry.with_suffix(".weights.h5").read_bytes())
+        else:
+            todo.append((m, name, f))
+    resumed = len(models) - len(todo)
+
+    def finished(index, result):
+        m, name, f = todo[index]
+        if (m, f) in entries:
+            keep_finished(entries[(m, f)], result["weights"], result["probs"])
+        seconds[name] += result["seconds"]
+        progress.set_description(f"vote_train: {name} fold {f} done")
+        place(m, name, f, result["probs"], result["weights"])
+
+    compute = compute or {}
+    run_tasks(train_member, [(name, m, f, epochs, batch_size, learning_rate, seed, shift) for m, name, f in todo],
+              {"x": x, "y": y, "folds": folds}, processes=compute.get("processes", 1),
+              threads=compute.get("threads", 0), address=compute.get("address"),
+              gpus_per_task=compute.get("gpus_per_task", 0), on_done=finished)
     progress.close()
-    return {"probs": probs, "train_index": train_index, "seconds": seconds, "resumed": resumed}
+    return {"probs": probs, "train_index": train_index, "resumed": resumed,
+            "seconds": {name: round(t, 1) for name, t in seconds.items()}}
 
 
-def keep_finished(entry: Path, model, held_out_probs: np.ndarray) -> None:
+def keep_finished(entry: Path, weights: bytes, held_out_probs: np.ndarray) -> None:
     """Weights first, probabilities last and each by rename: an entry with its .npz is whole."""
     entry.parent.mkdir(parents=True, exist_ok=True)
     weights_tmp = entry.parent / f".{entry.name}.{os.getpid()}.weights.h5"
-    model.save_weights(weights_tmp)
+    weights_tmp.write_bytes(weights)
     os.replace(weights_tmp, entry.with_suffix(".weights.h5"))
     probs_tmp = entry.parent / f".{entry.name}.{os.getpid()}.npz"
     np.savez(probs_tmp, probs=held_out_probs)
