@@ -12,7 +12,6 @@ nothing but the order of float sums. Processes are spawned (TensorFlow must not 
 """
 import hashlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -20,8 +19,9 @@ from pathlib import Path
 import tensorflow as tf
 
 from .compute import run_tasks
-from .images import load_class_folder
-from .train_score import train_and_score
+from .atomic import atomic_dir
+from .fingerprint import folder_digest
+from .train_score import load_training_data, train_and_score
 
 
 class EpochLog(tf.keras.callbacks.Callback):
@@ -52,13 +52,6 @@ def time_left(seconds: list[float], total: int) -> str:
     return f"about {left / 60:.0f} min left" if left >= 90 else f"about {left:.0f} s left"
 
 
-def load_data(submission: Path, test_sets: dict) -> dict:
-    """Every image a seed's training reads, decoded once: sent to each training (a local process,
-    or Ray's object store), so a worker elsewhere needs no copy of the files."""
-    return {"train": load_class_folder(Path(submission) / "train"), "val": load_class_folder(Path(submission) / "val"),
-            "tests": {name: load_class_folder(path) for name, path in test_sets.items()}}
-
-
 def seed_task(shared: dict, seed: int, epochs: int, speed: dict, with_curves: bool) -> dict:
     """One seed's training and scores, as a task: returns the scores, confusion and error rows,
     and the best-val weights and training curves as bytes."""
@@ -86,31 +79,26 @@ def seed_task(shared: dict, seed: int, epochs: int, speed: dict, with_curves: bo
                 "weights": (tmp / "best.weights.h5").read_bytes(), "curves": curves}
 
 
+def write_files(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        (Path(root) / rel).parent.mkdir(parents=True, exist_ok=True)
+        (Path(root) / rel).write_bytes(data)
+
+
 def write_seed_files(done: dict, weights: Path, live_dir: Path | None) -> None:
     weights.parent.mkdir(parents=True, exist_ok=True)
     weights.write_bytes(done["weights"])
     if live_dir is not None:
         shutil.rmtree(live_dir, ignore_errors=True)
-        for rel, data in done["curves"].items():
-            (Path(live_dir) / rel).parent.mkdir(parents=True, exist_ok=True)
-            (Path(live_dir) / rel).write_bytes(data)
+        write_files(live_dir, done["curves"])
 
 
 def train_seed(seed: int, submission: Path, test_sets: dict, epochs: int, weights: Path, speed: dict,
                live_dir: Path | None) -> tuple[int, dict, dict, dict]:
     """One seed, here: its weights and curves written, (seed, scores, confusion, errors) returned."""
-    done = seed_task(load_data(submission, test_sets), seed, epochs, speed, live_dir is not None)
+    done = seed_task(load_training_data(submission, test_sets), seed, epochs, speed, live_dir is not None)
     write_seed_files(done, weights, live_dir)
     return (seed, *done["result"])
-
-
-def folder_digest(folder: Path) -> str:
-    """sha256 of every file's relative path and bytes, in sorted order."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        h.update(str(path.relative_to(folder)).encode("utf-8", "surrogateescape") + b"\0")
-        h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def seed_key(inputs: str, epochs: int, seed: int, speed: dict, threads: int) -> str:
@@ -121,16 +109,10 @@ def seed_key(inputs: str, epochs: int, seed: int, speed: dict, threads: int) -> 
 
 def keep_seed(entry: Path, done: dict) -> None:
     """A finished seed (scores, confusion, errors, weights, curves), renamed into place whole."""
-    tmp = entry.parent / f".{entry.name}.{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    (tmp / "result.json").write_text(json.dumps(done["result"]))
-    (tmp / "weights.h5").write_bytes(done["weights"])
-    for rel, data in done["curves"].items():
-        (tmp / "live" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / "live" / rel).write_bytes(data)
-    shutil.rmtree(entry, ignore_errors=True)
-    os.replace(tmp, entry)
+    with atomic_dir(entry) as tmp:
+        (tmp / "result.json").write_text(json.dumps(done["result"]))
+        (tmp / "weights.h5").write_bytes(done["weights"])
+        write_files(tmp / "live", done["curves"])
 
 
 def take_seed(entry: Path) -> dict:
@@ -156,7 +138,7 @@ def train_seeds(seeds: list[int], submission: Path, test_sets: dict, epochs: int
     threads = max(1, speed["intra_op_threads"] // at_once) if at_once > 1 else 0
     done, entries = {}, {}
     if resume_dir is not None:
-        inputs = folder_digest(submission) + "".join(folder_digest(t) for _, t in sorted(test_sets.items()))
+        inputs = "".join(folder_digest(f)["sha256"] for f in [submission, *(t for _, t in sorted(test_sets.items()))])
         inputs += json.dumps(sorted(test_sets))
         for seed in seeds:
             entries[seed] = Path(resume_dir) / f"seed_{seed}-{seed_key(inputs, epochs, seed, speed, threads)}"
@@ -173,7 +155,7 @@ def train_seeds(seeds: list[int], submission: Path, test_sets: dict, epochs: int
 
     if todo:
         run_tasks(seed_task, [(seed, epochs, speed, live_root is not None) for seed in todo],
-                  load_data(submission, test_sets), processes=at_once, threads=threads,
+                  load_training_data(submission, test_sets), processes=at_once, threads=threads,
                   address=compute.get("address"), cpus_per_task=max(1, threads or speed["intra_op_threads"]),
                   gpus_per_task=compute.get("gpus_per_task", 0), on_done=finished)
     for seed in seeds:

@@ -126,18 +126,23 @@ def misclassified(logits: np.ndarray, labels: np.ndarray, paths: list[str]) -> l
     return sorted(rows, key=lambda r: -r["p"])
 
 
+def load_training_data(submission: Path, test_sets: dict[str, Path]) -> dict:
+    """Every image a training reads, decoded once: {"train": (x, y, paths), "val": ..., "tests": {name: ...}}."""
+    return {"train": load_class_folder(Path(submission) / "train"), "val": load_class_folder(Path(submission) / "val"),
+            "tests": {name: load_class_folder(path) for name, path in test_sets.items()}}
+
+
 def train_and_score(submission: Path | None, test_sets: dict[str, Path], epochs: int, seed: int,
                     weights_path: Path, speed: dict, callbacks: list | None = None,
                     verbose: int = 2, data: dict | None = None) -> tuple[dict, dict, dict]:
     """Train on submission/train, pick the best epoch on submission/val, score every set.
     `data` instead of the folders: {"train": (x, y, paths), "val": ..., "tests": {name: ...}},
-    as dcai.seeds.load_data decodes them.
+    as load_training_data decodes them.
 
     Returns (scores, confusion rows per test set, misclassified images per test set).
     """
     if data is None:
-        data = {"train": load_class_folder(submission / "train"), "val": load_class_folder(submission / "val"),
-                "tests": {name: load_class_folder(path) for name, path in test_sets.items()}}
+        data = load_training_data(submission, test_sets)
     train_x, train_y, _ = data["train"]
     val_x, val_y, _ = data["val"]
     tests = data["tests"]

@@ -5,12 +5,13 @@ and hide label noise. Training (here) and flagging (vote_rules.py, instant) are 
 modules and separate stages, so changing a threshold or an action never retrains a model.
 """
 import hashlib
-import os
+import io
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .classes import CLASS_INDEX, CLASSES
 from .probabilities import softmax
 
@@ -157,14 +158,11 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
 
 
 def keep_finished(entry: Path, weights: bytes, held_out_probs: np.ndarray) -> None:
-    """Weights first, probabilities last and each by rename: an entry with its .npz is whole."""
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    weights_tmp = entry.parent / f".{entry.name}.{os.getpid()}.weights.h5"
-    weights_tmp.write_bytes(weights)
-    os.replace(weights_tmp, entry.with_suffix(".weights.h5"))
-    probs_tmp = entry.parent / f".{entry.name}.{os.getpid()}.npz"
-    np.savez(probs_tmp, probs=held_out_probs)
-    os.replace(probs_tmp, entry.with_suffix(".npz"))
+    """Weights first, probabilities last, each written whole: an entry with its .npz is complete."""
+    atomic_write_bytes(entry.with_suffix(".weights.h5"), weights)
+    buf = io.BytesIO()
+    np.savez(buf, probs=held_out_probs)
+    atomic_write_bytes(entry.with_suffix(".npz"), buf.getvalue())
 
 
 def member_agreement(probs: np.ndarray) -> float:
