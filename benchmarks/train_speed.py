@@ -10,6 +10,9 @@ on this machine, and are scored on the same test set:
 - group K: K seeds (seed, seed+1, ...) side by side, one process each, the threads divided
   (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does).
 
+Each run's peak memory is the largest sum of resident memory over its process and every
+process it started, sampled a few times a second.
+
     python -m benchmarks.train_speed                       # 5 epochs: speed only
     python -m benchmarks.train_speed --groups 2 4          # and 2 and 4 seeds side by side
     python -m benchmarks.train_speed --epochs 100 --seeds 123 124   # speed and accuracy
@@ -23,6 +26,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import psutil  # installed with dvc
+
+MEMORY_SAMPLE_SECONDS = 0.25
 
 SHARED = Path("../shared/data/dcai2021")
 
@@ -88,6 +95,32 @@ def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, workdir: P
             "test_accuracy": float(np.mean([s["test"]["test"]["accuracy"] for s in scores]))}
 
 
+def tree_rss(process: psutil.Process) -> int:
+    """Resident bytes of a process and all its descendants (processes may end while we look)."""
+    total = 0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def run_measuring_memory(command: list[str]) -> float:
+    """Run a command to its end; return its process tree's peak resident memory in GiB."""
+    child = subprocess.Popen(command)
+    watched, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            peak = max(peak, tree_rss(watched))
+        except psutil.Error:
+            pass
+        time.sleep(MEMORY_SAMPLE_SECONDS)
+    if child.returncode != 0:
+        raise subprocess.CalledProcessError(child.returncode, command)
+    return peak / 2**30
+
+
 def child(args) -> None:
     if args.recipe.startswith("group"):
         result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, int(args.recipe[5:]),
@@ -120,17 +153,21 @@ def main() -> None:
     for seed in args.seeds:
         for recipe in ("plain", "fast", *(f"group{k}" for k in args.groups)):
             print(f"== {recipe}, seed {seed}, {args.epochs} epochs on {args.data}", flush=True)
-            subprocess.run([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe, "--seed", str(seed),
-                            "--data", args.data, "--test", args.test, "--epochs", str(args.epochs),
-                            "--workdir", args.workdir], check=True)
-            results[(recipe, seed)] = json.loads(Path(args.workdir, f"{recipe}-{seed}.json").read_text())
+            peak = run_measuring_memory([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe,
+                                         "--seed", str(seed), "--data", args.data, "--test", args.test,
+                                         "--epochs", str(args.epochs), "--workdir", args.workdir])
+            result = json.loads(Path(args.workdir, f"{recipe}-{seed}.json").read_text())
+            results[(recipe, seed)] = {**result, "peak_memory_gib": round(peak, 2)}
 
-    print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s per seed':>16} {'vs plain':>9} {'test acc':>9}")
+    print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s per seed':>16} {'vs plain':>9} {'vs fast':>8} "
+          f"{'test acc':>9} {'peak GiB':>9}")
     for (recipe, seed), r in results.items():
         ratio = r["seconds"] / results[("plain", seed)]["seconds"]
-        print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} "
-              f"{r['test_accuracy']:>9.4f}")
-    print("(group K: ms/step and wall are per seed, i.e. divided by K; test acc is the mean over the K seeds)")
+        to_fast = r["seconds"] / results[("fast", seed)]["seconds"]
+        print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} {to_fast:>8.2f} "
+              f"{r['test_accuracy']:>9.4f} {r['peak_memory_gib']:>9.2f}")
+    print("(group K: ms/step and wall are per seed, i.e. divided by K; test acc is the mean over the K seeds;\n"
+          " peak GiB is the whole run's, all K processes together)")
     summary = {f"{r}-{s}": v for (r, s), v in results.items()}
     Path(args.workdir, "summary.json").write_text(json.dumps(summary, indent=2))
 
