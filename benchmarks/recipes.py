@@ -3,6 +3,11 @@
     python -m benchmarks.recipes                       # every recipe, 3 seeds each, resumable
     python -m benchmarks.recipes --only raw default    # some of them
     python -m benchmarks.recipes --table [--commit C]  # print the table of what is finished
+    python -m benchmarks.recipes --epochs 25 --only raw default   # screening runs, rows of their own
+
+When recipes have both full and screening runs at a commit, the table is followed by how well
+the screening ranks them: Spearman's rank correlation of the mean test-half scores, and every
+pair of recipes with the full runs' gap beside whether the screening orders it the same way.
 
 Each recipe is `dvc repro` in its own clone of this repository at the current commit, with
 configs/dcai2021.yaml applied (the competition's data, fully
@@ -50,6 +55,7 @@ RECIPES = {
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
+SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2021.yaml)
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop"]
 
 
@@ -166,6 +172,49 @@ def table(results: dict, commit: str) -> str:
     return "\n".join(lines)
 
 
+def recipe_means(results: dict, commit: str, test_set: str) -> dict[str, float]:
+    runs = {}
+    for key, r in results.items():
+        name, _, c = key.split("|")
+        if c == commit and r["test"].get(test_set) is not None:
+            runs.setdefault(name, []).append(r["test"][test_set])
+    return {name: sum(v) / len(v) for name, v in runs.items()}
+
+
+def screening_agreement(results: dict, commit: str, test_set: str = SCORED_ON) -> list[dict]:
+    """Per screening length: how the short runs rank the recipes that also have full runs."""
+    from scipy.stats import spearmanr
+
+    means = recipe_means(results, commit, test_set)
+    lengths = sorted({int(n.partition("@e")[2]) for n in means if "@e" in n})
+    found = []
+    for epochs in lengths:
+        recipes = [r for r in ORDER if r in means and run_name(r, epochs) in means]
+        if len(recipes) < 2:
+            continue
+        full = [means[r] for r in recipes]
+        short = [means[run_name(r, epochs)] for r in recipes]
+        pairs = [{"pair": (a, b), "full_gap": means[a] - means[b],
+                  "same_order": (means[a] - means[b]) * (means[run_name(a, epochs)] - means[run_name(b, epochs)]) > 0}
+                 for i, a in enumerate(recipes) for b in recipes[i + 1:]]
+        rho = spearmanr(full, short).statistic if len(recipes) > 2 else float("nan")
+        found.append({"epochs": epochs, "recipes": recipes, "spearman": float(rho), "pairs": pairs})
+    return found
+
+
+def agreement_text(found: list[dict]) -> str:
+    lines = []
+    for a in found:
+        agree = sum(p["same_order"] for p in a["pairs"])
+        lines.append(f"\nScreening at {a['epochs']} epochs vs full {FULL_EPOCHS} ({SCORED_ON}, means over seeds), "
+                     f"{len(a['recipes'])} recipes: Spearman {a['spearman']:.2f}, "
+                     f"{agree} of {len(a['pairs'])} pairs in the same order")
+        for p in sorted(a["pairs"], key=lambda p: -abs(p["full_gap"])):
+            lines.append(f"  {p['pair'][0]} - {p['pair'][1]}: full {100 * p['full_gap']:+.1f} points, "
+                         f"{'same order' if p['same_order'] else 'ORDER FLIPPED'}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/dcai2021"))
@@ -187,6 +236,7 @@ def main() -> int:
     results = load_results(results_path)
     if args.table:
         print(f"Commit {commit[:8]}:\n\n{table(results, commit)}")
+        print(agreement_text(screening_agreement(results, commit)))
         return 0
     if not (args.data / "train").is_dir():
         print(f"recipes: no competition data at {args.data} (train/ missing); pass --data", file=sys.stderr)
@@ -208,6 +258,7 @@ def main() -> int:
         save_results(results_path, results)
     print(f"\nCommit {commit[:8]}, data {args.data}, {args.epochs} epochs of the fixed model per run:\n")
     print(table(load_results(results_path), commit))
+    print(agreement_text(screening_agreement(load_results(results_path), commit)))
     return 0
 
 

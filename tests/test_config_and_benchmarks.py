@@ -77,3 +77,20 @@ def test_screening_runs_are_rows_of_their_own_after_the_full_run():
     rows = [line.split(" | ")[0].strip("| ") for line in table(results, "c").splitlines()[2:]]
     assert rows == ["raw@e30", "default", "default@e30"]
     assert "0.750" not in table(results, "c")
+
+
+def test_screening_agreement_ranks_recipes_by_their_mean_test_score():
+    from benchmarks.recipes import agreement_text, screening_agreement
+    run = {"wall_seconds": 60, "train_seconds": 60, "images": 10, "val": 0.9}
+    full = {"raw": [0.60, 0.62], "before": [0.80, 0.78], "default": [0.82, 0.83]}
+    short = {"raw": [0.50, 0.52], "before": [0.74, 0.70], "default": [0.71, 0.72]}  # before and default flip
+    results = {f"{name}{suffix}|{i}|c": {**run, "test": {"competition_test": v}}
+               for recipes, suffix in ((full, ""), (short, "@e25")) for name, values in recipes.items()
+               for i, v in enumerate(values)}
+    results["default@e25|9|other"] = {**run, "test": {"competition_test": 0.99}}  # another commit: ignored
+    [found] = screening_agreement(results, "c")
+    assert found["epochs"] == 25 and found["recipes"] == ["raw", "before", "default"]
+    assert abs(found["spearman"] - 0.5) < 1e-9
+    flipped = [p["pair"] for p in found["pairs"] if not p["same_order"]]
+    assert flipped == [("before", "default")]
+    assert "2 of 3 pairs in the same order" in agreement_text([found])
