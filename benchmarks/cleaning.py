@@ -3,6 +3,7 @@
     python -m benchmarks.cleaning --run DIR          # DIR: a project folder after `dvc repro vote_filter`
                                                      # on the competition data (fully automatic)
     python -m benchmarks.cleaning --run DIR --json out.json
+    python -m benchmarks.cleaning --run DIR --members resnet alexnet vgg   # a smaller ensemble
 
 The base is the 2,880 provided images and ../shared/data/dcai2021_review/manual_review.csv
 (keep / remove / relabel). An image is *acted on* when the pipeline removes or relabels it
@@ -12,7 +13,8 @@ flagged; relabel agreement is over images both relabel. The review only measures
 here feeds a decision about an image back into the recipe.
 
 The vote rules are re-applied to the cached out-of-fold probabilities (data/vote/oof.npz),
-so a threshold sweep costs nothing; clean's removals are read from its report.
+so a threshold sweep costs nothing; clean's removals are read from its report. `--members`
+votes with some of the cached members only: what dropping a member would do, without training.
 """
 import argparse
 import csv
@@ -92,13 +94,24 @@ def rules_from(params: dict, **changes) -> VoteRules:
                      p.get("majority_vote", False), p.get("ambiguous_action", "remove"))
 
 
-def measure(run: Path, review: dict[str, dict], vote_params: dict) -> dict:
+def member_probs(oof, members: list[str] | None) -> np.ndarray:
+    """The cached out-of-fold probabilities of the named members (all when None)."""
+    cached = [str(m) for m in oof["members"]]
+    if not members:
+        return oof["probs"]
+    missing = [m for m in members if m not in cached]
+    if missing:
+        raise SystemExit(f"cleaning: members {missing} are not in the cached ensemble {cached}")
+    return oof["probs"][[cached.index(m) for m in members]]
+
+
+def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list[str] | None = None) -> dict:
     manifest = {}
     with open(run / "data/ingested/manifest.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             manifest[row["id"]] = review_key(row["original_path"])
     oof = np.load(run / "data/vote/oof.npz")
-    probs, labels = oof["probs"], oof["labels"]
+    probs, labels = member_probs(oof, members), oof["labels"]
     keys = [manifest[str(i)] for i in oof["ids"]]
     unknown = [k for k in keys if k not in review]
     if unknown:
@@ -132,6 +145,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict) -> dict:
     relabelled = [i for i, k in enumerate(keys) if review[k]["action"] == "relabel"]
     return {
         "images": len(review), "originals_voted": len(keys), "vote_filter": vote_params,
+        "members": members or [str(m) for m in oof["members"]],
         "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
         "ensemble_top_class_matches_review_relabel": round(float(np.mean(
             [CLASSES[ensemble[i]] == review[keys[i]]["corrected_label"] for i in relabelled])), 3),
@@ -140,7 +154,8 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict) -> dict:
 
 
 def print_table(result: dict) -> None:
-    print(f"{result['images']} reviewed images; {result['originals_voted']} originals voted on; ensemble "
+    print(f"{result['images']} reviewed images; {result['originals_voted']} originals voted on by "
+          f"{' '.join(result['members'])}; ensemble "
           f"out-of-fold accuracy {result['oof_accuracy_ensemble']}; where the review relabels, the ensemble's "
           f"top class is the review's {result['ensemble_top_class_matches_review_relabel']:.0%} of the time\n")
     print("| rule | acted on | hits | precision | recall | relabels (review keeps) | relabel agreement (n) |")
@@ -158,13 +173,15 @@ def main() -> int:
     parser.add_argument("--params", type=Path, default=REPO / "params.yaml",
                         help="whose vote_filter rules are 'as configured' (default: this checkout's)")
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--members", nargs="+", help="vote with these cached members only (default: all)")
     args = parser.parse_args()
     for needed in (args.review, args.run / "data/vote/oof.npz", args.run / "reports/clean_removed.csv"):
         if not needed.exists():
             print(f"cleaning: {needed} not found", file=sys.stderr)
             return 1
     vote_params = yaml.safe_load(args.params.read_text())["vote_filter"]
-    result = measure(args.run, load_review(args.review), {k: v for k, v in vote_params.items() if k != "train"})
+    result = measure(args.run, load_review(args.review), {k: v for k, v in vote_params.items() if k != "train"},
+                     args.members)
     print_table(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

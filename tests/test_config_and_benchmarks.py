@@ -94,3 +94,15 @@ def test_screening_agreement_ranks_recipes_by_their_mean_test_score():
     flipped = [p["pair"] for p in found["pairs"] if not p["same_order"]]
     assert flipped == [("before", "default")]
     assert "2 of 3 pairs in the same order" in agreement_text([found])
+
+
+def test_cleaning_votes_with_the_named_cached_members_only():
+    import numpy as np
+    import pytest
+    from benchmarks.cleaning import member_probs
+    probs = np.arange(3 * 2 * 10, dtype=np.float32).reshape(3, 2, 10)
+    oof = {"probs": probs, "members": np.array(["resnet", "alexnet", "vgg"])}
+    assert member_probs(oof, None) is probs
+    assert np.array_equal(member_probs(oof, ["vgg", "resnet"]), probs[[2, 0]])
+    with pytest.raises(SystemExit, match="lenet5"):
+        member_probs(oof, ["lenet5"])
