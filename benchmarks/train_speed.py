@@ -10,8 +10,10 @@ on this machine, and are scored on the same test set:
 - group K: K seeds (seed, seed+1, ...) side by side, one process each, the threads divided
   (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does).
 
-Each run's peak memory is the largest sum of resident memory over its process and every
-process it started, sampled a few times a second.
+Each run's peak memory is the largest sum of proportional set sizes (PSS) over its process
+and every process it started, sampled a few times a second: what the machine holds for
+them. Summing resident sizes (RSS) would count TensorFlow's shared libraries once per
+process (about 0.26 GiB each, measured).
 
     python -m benchmarks.train_speed                       # 5 epochs: speed only
     python -m benchmarks.train_speed --groups 2 4          # and 2 and 4 seeds side by side
@@ -95,24 +97,25 @@ def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, workdir: P
             "test_accuracy": float(np.mean([s["test"]["test"]["accuracy"] for s in scores]))}
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of a process and all its descendants (processes may end while we look)."""
+def tree_pss(process: psutil.Process) -> int:
+    """Proportional set size of a process and all its descendants, in bytes: pages shared
+    between them count once in total (processes may end while we look)."""
     total = 0
     for p in [process, *process.children(recursive=True)]:
         try:
-            total += p.memory_info().rss
+            total += p.memory_full_info().pss
         except psutil.Error:
             pass
     return total
 
 
 def run_measuring_memory(command: list[str]) -> float:
-    """Run a command to its end; return its process tree's peak resident memory in GiB."""
+    """Run a command to its end; return its process tree's peak memory (PSS) in GiB."""
     child = subprocess.Popen(command)
     watched, peak = psutil.Process(child.pid), 0
     while child.poll() is None:
         try:
-            peak = max(peak, tree_rss(watched))
+            peak = max(peak, tree_pss(watched))
         except psutil.Error:
             pass
         time.sleep(MEMORY_SAMPLE_SECONDS)
@@ -141,6 +144,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[123])
     parser.add_argument("--workdir", default="benchmarks/results/train_speed")
     parser.add_argument("--groups", type=int, nargs="*", default=[], help="also K seeds side by side, per K")
+    parser.add_argument("--only-groups", action="store_true", help="skip plain and fast (e.g. a memory check)")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -151,7 +155,7 @@ def main() -> None:
 
     results = {}
     for seed in args.seeds:
-        for recipe in ("plain", "fast", *(f"group{k}" for k in args.groups)):
+        for recipe in (*(() if args.only_groups else ("plain", "fast")), *(f"group{k}" for k in args.groups)):
             print(f"== {recipe}, seed {seed}, {args.epochs} epochs on {args.data}", flush=True)
             peak = run_measuring_memory([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe,
                                          "--seed", str(seed), "--data", args.data, "--test", args.test,
@@ -162,8 +166,9 @@ def main() -> None:
     print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s per seed':>16} {'vs plain':>9} {'vs fast':>8} "
           f"{'test acc':>9} {'peak GiB':>9}")
     for (recipe, seed), r in results.items():
-        ratio = r["seconds"] / results[("plain", seed)]["seconds"]
-        to_fast = r["seconds"] / results[("fast", seed)]["seconds"]
+        base = {name: results[(name, seed)]["seconds"] if (name, seed) in results else float("nan")
+                for name in ("plain", "fast")}
+        ratio, to_fast = r["seconds"] / base["plain"], r["seconds"] / base["fast"]
         print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} {to_fast:>8.2f} "
               f"{r['test_accuracy']:>9.4f} {r['peak_memory_gib']:>9.2f}")
     print("(group K: ms/step and wall are per seed, i.e. divided by K; test acc is the mean over the K seeds;\n"
