@@ -248,7 +248,12 @@ def test_sweep_an_experiment_a_queue_and_compare_them(project):
     run([dvc, "exp", "run", "-n", "aa5", "-S", "autoaugment.per_class=5"], root, env)
     for n in (3, 4):
         run([dvc, "exp", "run", "--queue", "-n", f"aa{n}", "-S", f"autoaugment.per_class={n}"], root, env)
-    run([dvc, "queue", "start", "-j", "2"], root, env)
+    # `queue start` leaves worker daemons behind that inherit its stdout/stderr: captured as pipes,
+    # reading them would wait for the workers to exit (seen hanging); a file is never waited for
+    with open(root.parent / "queue_start.log", "w") as log:
+        started = subprocess.run([dvc, "queue", "start", "-j", "2"], cwd=root, env=env, stdout=log,
+                                 stderr=subprocess.STDOUT)
+    assert started.returncode == 0, (root.parent / "queue_start.log").read_text()
     deadline = time.monotonic() + 900
     while any(w in (status := run([dvc, "queue", "status"], root, env)) for w in ("Queued", "Running")):
         assert time.monotonic() < deadline, status
