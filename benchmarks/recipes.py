@@ -140,13 +140,19 @@ def save_results(path: Path, results: dict) -> None:
     os.replace(tmp, path)
 
 
+def runs_at(results: dict, commit: str) -> dict[str, list[dict]]:
+    """The finished runs of one commit, per run name (recipe or recipe@eN), one per seed."""
+    runs = {}
+    for key, r in results.items():
+        name, _, c = key.split("|")
+        if c == commit:
+            runs.setdefault(name, []).append(r)
+    return runs
+
+
 def table(results: dict, commit: str) -> str:
     """Markdown: one row per recipe, test accuracies as mean ± std [min-max] over seeds."""
-    rows = {}
-    for key, r in results.items():
-        recipe, seed, c = key.split("|")
-        if c == commit:
-            rows.setdefault(recipe, []).append(r)
+    rows = runs_at(results, commit)
     sets = sorted({name for runs in rows.values() for r in runs for name in r["test"]})
     lines = [f"| recipe | seeds | images | {' | '.join(sets)} | val | wall min (longest training) |",
              "|---|---|---|" + "---|" * len(sets) + "---|---|"]
@@ -173,12 +179,9 @@ def table(results: dict, commit: str) -> str:
 
 
 def recipe_means(results: dict, commit: str, test_set: str) -> dict[str, float]:
-    runs = {}
-    for key, r in results.items():
-        name, _, c = key.split("|")
-        if c == commit and r["test"].get(test_set) is not None:
-            runs.setdefault(name, []).append(r["test"][test_set])
-    return {name: sum(v) / len(v) for name, v in runs.items()}
+    scores = {name: [r["test"][test_set] for r in runs if r["test"].get(test_set) is not None]
+              for name, runs in runs_at(results, commit).items()}
+    return {name: sum(v) / len(v) for name, v in scores.items() if v}
 
 
 def screening_agreement(results: dict, commit: str, test_set: str = SCORED_ON) -> list[dict]:
