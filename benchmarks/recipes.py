@@ -52,11 +52,18 @@ RECIPES = {
                        "vote filter off"),
     "no_autoaugment": ({"autoaugment": {"per_class": 0}}, "no AutoAugment images; balance fills from the rest"),
     "no_five_crop": ({"five_crop": {"per_class": 0}}, "no five-crop images; balance fills from the rest"),
+    "augment_before_flip": ({"balance": {"priority": ["original", "crop", "trim", "augment", "flip"]}},
+                            "balance fills with AutoAugment images before mirrored ones"),
+    "augment_before_trim": ({"balance": {"priority": ["original", "crop", "augment", "trim", "flip"]}},
+                            "balance fills with AutoAugment images before crop-to-ink and mirrored ones"),
+    "val_originals": ({"split": {"val_originals_only": True}},
+                      "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
 SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2021.yaml)
-ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop"]
+ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop",
+         "augment_before_flip", "augment_before_trim", "val_originals"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
