@@ -62,3 +62,6 @@ def test_an_interrupted_run_resumes_without_retraining_what_finished(tmp_path, m
     # another setting is another model: nothing is taken
     other = out_of_fold_probs(x, labels, ["lenet5"], folds, 1, 16, 2e-3, 3, resume_dir=tmp_path / "resume")
     assert other["resumed"] == 0
+    # the same member in another place of the list starts from other weights: nothing is taken
+    moved = out_of_fold_probs(x, labels, ["allconv"], folds, 1, 16, 1e-3, 3, resume_dir=tmp_path / "resume")
+    assert moved["resumed"] == 0

@@ -58,10 +58,17 @@ def jittered_batches(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
     return ds.repeat(epochs).enumerate().map(jitter).batch(batch_size).prefetch(2)
 
 
-def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, fold: int, epochs: int, batch_size: int,
-             learning_rate: float, seed: int, shift: int) -> str:
-    """What one member's model of one fold depends on: the images, labels and fold split, and its settings."""
-    h = hashlib.sha256(f"{x_digest}|{name}|{fold}|{epochs}|{batch_size}|{learning_rate!r}|{seed}|{shift}".encode())
+def init_seed(seed: int, m: int, fold: int) -> int:
+    """The initial weights' seed of member number `m`'s model of `fold`."""
+    return seed + 100 * m + fold
+
+
+def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, m: int, fold: int, epochs: int,
+             batch_size: int, learning_rate: float, seed: int, shift: int) -> str:
+    """What one member's model of one fold depends on: the images, labels and fold split, and its
+    settings, its initial weights' seed included (it follows the member's place in the list)."""
+    h = hashlib.sha256(f"{x_digest}|{name}|{fold}|{epochs}|{batch_size}|{learning_rate!r}|{seed}|{shift}"
+                       f"|{init_seed(seed, m, fold)}".encode())
     h.update(np.ascontiguousarray(y, np.int64).tobytes())
     h.update(np.ascontiguousarray(folds, np.int64).tobytes())
     return h.hexdigest()[:20]
@@ -80,7 +87,7 @@ def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_
     start = time.perf_counter()
     x, y, folds = shared["x"], shared["y"], shared["folds"]
     train, held_out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-    model = build_member(name, len(CLASSES), seed + 100 * m + fold)
+    model = build_member(name, len(CLASSES), init_seed(seed, m, fold))
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
     model.fit(jittered_batches(x[train], y[train], epochs, batch_size, seed + fold, shift),
@@ -119,7 +126,7 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     entries = {}
     if resume_dir is not None:
         entries = {(m, f): Path(resume_dir) / f"{name}_fold{f}-"
-                   f"{fold_key(x_digest, y, folds, name, f, epochs, batch_size, learning_rate, seed, shift)}"
+                   f"{fold_key(x_digest, y, folds, name, m, f, epochs, batch_size, learning_rate, seed, shift)}"
                    for m, name, f in models}
     seconds = dict.fromkeys(members, 0.0)
     progress = tqdm(total=len(models), desc="vote_train", unit="model")  # its ETA covers every member
