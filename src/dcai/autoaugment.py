@@ -12,17 +12,14 @@ geometric operations are replayed on a map of the original's ink (paper 0, fill 
 a draw that keeps less than `min_ink_kept` of the ink mass is redrawn.
 """
 import math
-import multiprocessing
 from dataclasses import dataclass
 from pathlib import Path
 
 import albumentations as A
 import numpy as np
 from PIL import Image, ImageEnhance
-from tqdm import tqdm
 
-from .classes import CLASS_INDEX
-from .manifest import derived_row
+from .generate import make_from_originals
 
 WHITE = 255
 MAX_BIN = 9
@@ -150,42 +147,9 @@ def augment(pixels: np.ndarray, policy: list[tuple[int, list[Step]]], rng: np.ra
     return pixels, f"autoaugment_svhn{number}:" + ("&".join(done) or "none"), kept
 
 
-_WORKER: dict = {}
-
-
-def _init_worker(state: dict) -> None:
-    _WORKER.update(state)
-
-
-def _augment_task(task: tuple[str, int]) -> tuple[dict, bool, int]:
-    """Make output k of a class. It depends only on (seed, class, k), whichever worker runs it.
-
-    Returns the row, whether no operation fired, and how many draws the ink guard rejected.
-    """
-    label, k = task
-    w = _WORKER
-    sources = w["sources"][label]
-    rng = np.random.default_rng([w["seed"], CLASS_INDEX[label], k])
-    rejected = 0
-    best = None
-    for _ in range(MAX_DRAWS):
-        source = sources[int(rng.integers(len(sources)))]
-        pixels = np.array(Image.open(source["path"]).convert("L"))  # writable: albumentations works in place
-        out, record, kept = augment(pixels, w["policy"], rng, w["ink_threshold"])
-        if w["skip_unchanged"] and record.endswith(":none"):
-            continue
-        if kept < w["min_ink_kept"]:
-            rejected += 1
-            if best is None or kept > best[3]:
-                best = (source, out, record, kept)
-            continue
-        best = (source, out, record, kept)
-        break
-    source, out, record, kept = best if best is not None else (source, out, record, kept)
-    new = derived_row(source, f"aa{k}", "augment", record, f"{w['prefix']}/{source['id']}-aa{k}.png",
-                      (out.shape[1], out.shape[0]))
-    Image.fromarray(out).save(Path(w["images_dir"]) / f"{new['id']}.png", format="PNG")
-    return new, record.endswith(":none"), rejected
+def _svhn_draw(pixels: np.ndarray, rng: np.random.Generator, settings: dict) -> tuple[np.ndarray, str, float, bool]:
+    out, record, kept = augment(pixels, settings["policy"], rng, settings["ink_threshold"])
+    return out, record, kept, record.endswith(":none")
 
 
 def generate_augmented(rows: list[dict], p: dict, images_dir: Path, prefix: str) -> tuple[list[dict], dict]:
@@ -193,21 +157,11 @@ def generate_augmented(rows: list[dict], p: dict, images_dir: Path, prefix: str)
     policy = active_policy(p["operations"])
     if not policy:
         raise ValueError("autoaugment.operations: every operation is off; nothing to apply")
-    sources: dict[str, list[dict]] = {}
-    for row in rows:
-        if row["kind"] == "original":
-            sources.setdefault(row["label"], []).append(row)
-    tasks = [(label, k) for label in sorted(sources) for k in range(p["per_class"])]
-    state = {"sources": sources, "policy": policy, "seed": p["seed"], "skip_unchanged": p["skip_unchanged"],
-             "min_ink_kept": p["min_ink_kept"], "ink_threshold": p["ink_threshold"],
-             "images_dir": str(images_dir), "prefix": prefix}
-    if p["workers"] > 1:
-        with multiprocessing.get_context("fork").Pool(p["workers"], _init_worker, (state,)) as pool:
-            results = list(tqdm(pool.imap(_augment_task, tasks, chunksize=64), total=len(tasks),
-                                desc="autoaugment", unit="image", mininterval=1.0))
-    else:
-        _init_worker(state)
-        results = [_augment_task(t) for t in tqdm(tasks, desc="autoaugment", unit="image", mininterval=1.0)]
+    results = make_from_originals(rows, _svhn_draw, {"policy": policy, "ink_threshold": p["ink_threshold"]},
+                                  per_class=p["per_class"], seed=p["seed"], kind="augment", suffix="aa",
+                                  images_dir=images_dir, prefix=prefix, workers=p["workers"],
+                                  min_ink_kept=p["min_ink_kept"], skip_unchanged=p["skip_unchanged"],
+                                  max_draws=MAX_DRAWS, desc="autoaugment")
     out = [r for r, _, _ in results]
     ops = {}
     for row in out:

@@ -48,6 +48,17 @@ def contact_sheet(rows: list[dict], caption_key: str = "id", columns: int = COLU
     return sheet
 
 
+def samples_by_class(rows: list[dict], per_class: int, seed: int) -> Image.Image:
+    """A seeded sample of up to `per_class` images of each class, a row per class."""
+    import random
+
+    rng = random.Random(seed)
+    sample = []
+    for members in group_rows(rows, "label").values():
+        sample += rng.sample(members, min(per_class, len(members)))
+    return contact_sheet(sample, caption_key="label", columns=per_class)
+
+
 def group_rows(rows: list[dict], group_by: str) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {}
     for row in rows:
