@@ -1,4 +1,4 @@
-"""Stage balance: originals + crops + flips + augmentations -> a class-balanced, capped pool."""
+"""Stage balance: originals + crops + flips + augmentations + variations -> a class-balanced, capped pool."""
 import sys
 from pathlib import Path
 
@@ -13,6 +13,7 @@ STREAMS = {  # manifest -> the kinds of image it holds
     Path("data/five_crop/manifest.csv"): ("crop",),
     Path("data/flips/manifest.csv"): ("flip",),
     Path("data/autoaugment/manifest.csv"): ("augment",),
+    Path("data/variations/manifest.csv"): ("variation",),
 }
 OUT = Path("data/balanced/manifest.csv")
 

@@ -27,12 +27,13 @@ TINY = {
                     "action": "review"},  # one epoch of training flags at random: report, do not remove
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
-    "balance": {"per_class": 24},
+    "variations": {"per_class": 6},
+    "balance": {"per_class": 24, "priority": ["original", "crop", "variation", "flip", "trim", "augment"]},
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 2, "seeds": [1, 2]},
 }
-STAGES = ("make_builtin", "ingest", "holdout", "clean", "standardize", "vote_train", "vote_filter", "five_crop", "autoaugment", "flips", "balance",
-          "split", "package", "train_score")
+STAGES = ("make_builtin", "ingest", "holdout", "clean", "standardize", "vote_train", "vote_filter", "five_crop",
+          "autoaugment", "variations", "flips", "balance", "split", "package", "train_score")
 
 
 def run(cmd, cwd, env):
@@ -107,6 +108,8 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     balance = metrics(root, "balance")
     assert balance["images_out"] <= 240 and all(sum(k.values()) <= 24 for k in balance["per_class"].values())
     assert all(k.get("original", 0) >= 10 for k in balance["per_class"].values())  # originals come first
+    assert metrics(root, "variations")["images_out"] == 60
+    assert all(k.get("variation", 0) >= 1 for k in balance["per_class"].values())  # ranked before flips
     split = metrics(root, "split")
     assert split["train"] + split["val"] + split["dropped"] == balance["images_out"]
     package = metrics(root, "package")
@@ -143,6 +146,7 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert sheet_tiles(root / "reports" / "errors" / "builtin.png") == wrong
     per_class = min(12, TINY["autoaugment"]["per_class"])  # stages/autoaugment.py shows up to 12 of each class
     assert sheet_tiles(root / "reports" / "autoaugment_samples.png") == per_class * len(CLASSES)
+    assert sheet_tiles(root / "reports" / "variations_samples.png") == TINY["variations"]["per_class"] * len(CLASSES)
     page = (root / "reports/report.html").read_text()
     for heading in ("Scores", "What each stage did", "Samples from each stage", "Removed and flagged",
                     "Misclassified test images", "Recipe (params.yaml)", "vote filter, noisy", "held out (test)",
@@ -161,7 +165,7 @@ def test_the_submission_has_the_competition_layout_and_traces_to_sources(project
     rows = read_manifest(sub / "manifest.csv")
     assert len(names) == len(rows) == metrics(root, "package")["total"]
     kinds = {r["kind"] for r in rows}
-    assert "original" in kinds and kinds <= {"original", "trim", "crop", "flip", "augment"}
+    assert "original" in kinds and kinds <= {"original", "trim", "crop", "flip", "augment", "variation"}
     for row in rows:
         assert (sub / row["split"] / row["label"] / f"{row['id']}.png").is_file()
         assert row["original_path"].startswith("data/builtin/pool/") and row["id"].startswith(row["origin_id"])
@@ -175,7 +179,7 @@ def test_the_same_params_give_the_same_bytes(project):
     """Every curation stage run again from scratch writes the same files."""
     root, env = project
     outputs = ("data/ingested/manifest.csv", "data/cleaned/manifest.csv", "data/standardized/manifest.csv",
-               "data/autoaugment/manifest.csv", "data/balanced/manifest.csv", "data/split/manifest.csv",
+               "data/autoaugment/manifest.csv", "data/variations/manifest.csv", "data/balanced/manifest.csv", "data/split/manifest.csv",
                "data/submission.zip")
     before = {p: (root / p).read_bytes() for p in outputs}
     run([str(BIN / "dvc"), "repro", "-f", "package"], root, env)

@@ -21,7 +21,7 @@ from .reports import read_rows_csv
 from .review import contact_sheet, group_rows
 
 STAGES = ("make_builtin", "ingest", "holdout", "clean", "standardize", "vote_train", "vote_filter", "five_crop",
-          "autoaugment", "flips", "balance", "split", "package")
+          "autoaugment", "variations", "flips", "balance", "split", "package")
 CSS = ("body{font-family:sans-serif;max-width:1300px;margin:auto;padding:1em}table{border-collapse:collapse;"
        "margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;font-size:13px}"
        "th:first-child,td:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}"
@@ -151,6 +151,7 @@ def build_report(root: Path, title: str, samples_per_stage: int, seed: int,
                                     lambda r: r["kind"] == "trim"),
                                    ("five crops", "data/five_crop/manifest.csv", None),
                                    ("autoaugment", "data/autoaugment/manifest.csv", None),
+                                   ("variations", "data/variations/manifest.csv", None),
                                    ("flips", "data/flips/manifest.csv", None),
                                    ("submission", "data/split/manifest.csv", None)):
         path = root / manifest

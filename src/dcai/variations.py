@@ -1,0 +1,104 @@
+"""The variation of one hand from sheet to sheet, drawn from the originals: thicker or thinner
+ink, a small rotation, slant, size and position change, a little blur, paper grain, and a
+lighter or darker scan. The SVHN policy (autoaugment) was searched for house numbers; these
+are the differences between two scans of the same writer's numerals (the competition's
+winner trained on such variants).
+
+Sizes are shares of the image's smaller side, so an original of any resolution varies by
+the same amount once the fixed model has resized it to 32x32. Every value is drawn from the
+caller's generator and passed to albumentations as a fixed range, so an output depends only
+on its seed, and the record names what was done. The geometric step is replayed on a map of
+the ink, and the caller redraws when too much of it left the frame (generate.py).
+"""
+from pathlib import Path
+
+import albumentations as A
+import cv2
+import numpy as np
+
+from .autoaugment import WHITE, ink_map
+from .generate import make_from_originals
+
+STEPS = ("stroke", "blur", "noise", "tone")  # the optional steps; the geometric one always runs
+
+
+def check_params(p: dict) -> None:
+    unknown = set(p["probability"]) - set(STEPS)
+    if unknown:
+        raise ValueError(f"variations.probability: unknown steps {sorted(unknown)} (known: {list(STEPS)})")
+    low, high = p["scale"]
+    if not 0 < low <= high:
+        raise ValueError(f"variations.scale must be [low, high] with 0 < low <= high, got {p['scale']}")
+
+
+def change_stroke(pixels: np.ndarray, width: int) -> np.ndarray:
+    """Dark ink on white: a minimum filter (erosion of the paper) thickens the strokes by
+    `width` pixels, a maximum filter thins them by -width."""
+    if width == 0:
+        return pixels
+    operation = "erosion" if width > 0 else "dilation"
+    return A.Morphological(scale=(abs(width) + 1, abs(width) + 1), operation=operation, p=1.0)(image=pixels)["image"]
+
+
+def affine(pixels: np.ndarray, rotate: float, shear: float, scale: float, dx: float, dy: float,
+           fill: int = WHITE) -> np.ndarray:
+    transform = A.Affine(rotate=(rotate, rotate), shear={"x": (shear, shear), "y": (0, 0)}, scale=(scale, scale),
+                         translate_percent={"x": (dx, dx), "y": (dy, dy)}, fill=fill, p=1.0)
+    return transform(image=pixels)["image"]
+
+
+def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndarray, str, float]:
+    """One variant of an (H, W) uint8 image. Returns it, a record of what was done, and the
+    share of the ink (after the stroke change) that the geometric step kept in the frame."""
+    side = min(pixels.shape)
+    done = []
+    use = {step: rng.random() < p["probability"].get(step, 0.0) for step in STEPS}
+    if use["stroke"]:
+        most = max(1, round(p["stroke"] * side))
+        width = int(rng.integers(1, most + 1)) * (1 if rng.random() < 0.5 else -1)
+        pixels = change_stroke(pixels, width)
+        done.append(f"stroke({width:+d}px)")
+    rotate, shear = rng.uniform(-p["rotate"], p["rotate"]), rng.uniform(-p["shear"], p["shear"])
+    scale = rng.uniform(*p["scale"])
+    dx, dy = rng.uniform(-p["translate"], p["translate"], size=2)
+    ink = ink_map(pixels, p["ink_threshold"])
+    ink_before = float(ink.sum())
+    pixels = affine(pixels, rotate, shear, scale, dx, dy)
+    ink = affine(ink, rotate, shear, scale, dx, dy, fill=0)
+    done.append(f"affine(rot={rotate:+.1f},shear={shear:+.1f},scale={scale:.2f},dx={dx:+.2f},dy={dy:+.2f})")
+    if use["blur"]:
+        sigma = rng.uniform(0.25, 1.0) * p["blur"] * side
+        pixels = cv2.GaussianBlur(pixels, (0, 0), sigmaX=sigma)
+        done.append(f"blur({sigma:.2f}px)")
+    if use["noise"]:
+        std = rng.uniform(0.25, 1.0) * p["noise"] * 255
+        # drawn from the caller's generator: albumentations' noise would draw from its own
+        pixels = np.clip(pixels + rng.normal(0.0, std, pixels.shape), 0, 255).astype(np.uint8)
+        done.append(f"noise({std:.1f})")
+    if use["tone"]:
+        brightness, contrast = rng.uniform(-p["tone"], p["tone"], size=2)
+        pixels = A.RandomBrightnessContrast(brightness_limit=(brightness, brightness),
+                                            contrast_limit=(contrast, contrast), p=1.0)(image=pixels)["image"]
+        done.append(f"tone(b={brightness:+.2f},c={contrast:+.2f})")
+    # scaling changes the ink's area by scale^2 without losing any of it to the frame
+    kept = float(ink.sum()) / (ink_before * scale ** 2) if ink_before > 0 else 1.0
+    return pixels, "variation:" + "&".join(done), kept
+
+
+def _draw(pixels: np.ndarray, rng: np.random.Generator, p: dict) -> tuple[np.ndarray, str, float, bool]:
+    out, record, kept = vary(pixels, p, rng)
+    return out, record, kept, False
+
+
+def generate_variations(rows: list[dict], p: dict, images_dir: Path, prefix: str) -> tuple[list[dict], dict]:
+    """`per_class` variants per class from its originals, on `workers` processes."""
+    check_params(p)
+    results = make_from_originals(rows, _draw, p, per_class=p["per_class"], seed=p["seed"], kind="variation",
+                                  suffix="var", images_dir=images_dir, prefix=prefix, workers=p["workers"],
+                                  min_ink_kept=p["min_ink_kept"], desc="variations")
+    out = [r for r, _, _ in results]
+    steps = dict.fromkeys(("affine", *STEPS), 0)
+    for row in out:
+        for step in row["transforms"].rsplit(";", 1)[-1].split(":", 1)[1].split("&"):
+            steps[step.split("(")[0]] += 1
+    return out, {"rejected_by_ink_guard": sum(r for _, _, r in results), "steps_applied": steps}

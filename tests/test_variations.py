@@ -1,0 +1,83 @@
+"""variations: one hand's sheet-to-sheet variation, seeded and guarded against cutting the numeral."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import numeral_image
+from dcai.variations import change_stroke, check_params, generate_variations, vary
+from test_generators import originals
+
+PARAMS = {"per_class": 12, "seed": 4, "workers": 2, "stroke": 0.02, "rotate": 10, "shear": 10, "scale": [0.85, 1.1],
+          "translate": 0.08, "blur": 0.006, "noise": 0.05, "tone": 0.15,
+          "probability": {"stroke": 0.7, "blur": 0.3, "noise": 0.3, "tone": 0.5}, "min_ink_kept": 0.9,
+          "ink_threshold": 128}
+
+
+def bar() -> np.ndarray:
+    pixels = np.full((60, 60), 255, np.uint8)
+    pixels[20:40, 10:50] = 0
+    return pixels
+
+
+def test_a_stroke_change_thickens_or_thins_the_ink_by_its_width():
+    def size(pixels):  # the bar's height and width through its middle
+        ink = pixels < 128
+        return int(ink[:, 30].sum()), int(ink[30, :].sum())
+
+    assert size(bar()) == (20, 40)
+    assert size(change_stroke(bar(), 2)) == (22, 42)
+    assert size(change_stroke(bar(), -2)) == (18, 38)
+    assert size(change_stroke(bar(), 0)) == (20, 40)
+
+
+def test_a_variation_depends_only_on_its_seed_and_says_what_it_did():
+    a, record, kept = vary(bar(), PARAMS, np.random.default_rng(7))
+    b, again, _ = vary(bar(), PARAMS, np.random.default_rng(7))
+    assert np.array_equal(a, b) and record == again and record.startswith("variation:") and "affine(" in record
+    assert 0.5 < kept <= 1.5 and a.shape == bar().shape
+    off = {**PARAMS, "probability": {}}
+    assert all("&" not in vary(bar(), off, np.random.default_rng(s))[1] for s in range(5))  # the affine step only
+
+
+def test_the_guard_measures_ink_moved_out_of_the_frame():
+    pixels = np.full((100, 100), 255, np.uint8)
+    pixels[30:70, 2:12] = 0  # a stroke at the left edge
+    far = {**PARAMS, "probability": {}, "rotate": 0, "shear": 0, "scale": [1, 1], "translate": 0.3}
+    kept = [vary(pixels.copy(), far, np.random.default_rng(s))[2] for s in range(20)]
+    assert min(kept) < 0.5 and max(kept) > 0.99  # pushed left: cut; pushed right: whole
+    smaller = {**far, "translate": 0, "scale": [0.8, 0.8]}
+    _, _, kept = vary(bar(), smaller, np.random.default_rng(0))
+    assert kept > 0.95  # a smaller numeral has less ink, none of it lost to the frame
+
+
+def test_generated_variations_are_the_same_bytes_on_any_number_of_workers_and_keep_their_ink(tmp_path):
+    rows = originals(tmp_path, {f"o{k}": (label, numeral_image(strokes=k + 1)) for k, label in enumerate(["i", "ii"])})
+    made = []
+    for run, workers in (("a", 1), ("b", 2)):
+        (tmp_path / run).mkdir()
+        out, counts = generate_variations(rows, {**PARAMS, "workers": workers}, tmp_path / run, run)
+        assert len(out) == 24 and all(r["kind"] == "variation" and r["origin_id"] in ("o0", "o1") for r in out)
+        assert counts["steps_applied"]["affine"] == 24
+        made.append([(r["id"], r["transforms"], (tmp_path / run / f"{r['id']}.png").read_bytes()) for r in out])
+    assert made[0] == made[1]
+
+
+def test_no_variation_loses_its_ink_to_the_frame(tmp_path):
+    image = np.full((64, 64), 255, np.uint8)
+    image[8:56, 1:9] = 0
+    image[8:56, 55:63] = 0  # "ii" drawn to the edges: most shifts cut a stroke
+    rows = originals(tmp_path, {"o": ("ii", Image.fromarray(image))})
+    p = {**PARAMS, "probability": {}, "translate": 0.15, "scale": [1, 1], "workers": 1, "per_class": 30}
+    out, counts = generate_variations(rows, p, tmp_path, "x")
+    assert counts["rejected_by_ink_guard"] > 0
+    ink = (image < 128).sum()
+    for row in out:
+        pixels = np.asarray(Image.open(tmp_path / f"{row['id']}.png"))
+        assert (pixels < 128).sum() >= 0.75 * ink, row["transforms"]
+
+
+def test_unknown_steps_and_bad_scales_are_refused():
+    with pytest.raises(ValueError, match="unknown steps"):
+        check_params({**PARAMS, "probability": {"smudge": 0.5}})
+    with pytest.raises(ValueError, match="scale"):
+        check_params({**PARAMS, "scale": [1.2, 0.9]})
