@@ -56,6 +56,12 @@ RECIPES = {
                             "balance fills with AutoAugment images before mirrored ones"),
     "augment_before_trim": ({"balance": {"priority": ["original", "crop", "augment", "trim", "flip"]}},
                             "balance fills with AutoAugment images before crop-to-ink and mirrored ones"),
+    "variations_before_flip": ({"variations": {"per_class": 1500},
+                                "balance": {"priority": ["original", "crop", "trim", "variation", "augment", "flip"]}},
+                               "balance fills with one hand's variations (variations stage) before AutoAugment and mirrors"),
+    "variations_first": ({"variations": {"per_class": 1500},
+                          "balance": {"priority": ["original", "variation", "crop", "trim", "augment", "flip"]}},
+                         "originals, then one hand's variations fill every other slot"),
     "val_originals": ({"split": {"val_originals_only": True}},
                       "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
@@ -63,7 +69,7 @@ RECIPES = {
 FULL_EPOCHS = 100  # the fixed model's recipe
 SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2021.yaml)
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop",
-         "augment_before_flip", "augment_before_trim", "val_originals"]
+         "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
