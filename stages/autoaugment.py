@@ -2,35 +2,11 @@
 import sys
 from pathlib import Path
 
-from dcai.atomic import atomic_dir, write_json
 from dcai.autoaugment import generate_augmented
-from dcai.manifest import count_by, read_manifest, write_manifest
+from dcai.generate import run_generating_stage
 from dcai.params import load_params
-from dcai.review import samples_by_class
-
-IN = Path("data/filtered/manifest.csv")
-OUT = Path("data/autoaugment")
-SAMPLES = Path("reports/autoaugment_samples.png")
-SAMPLES_PER_CLASS = 12
-
-
-def main() -> int:
-    p = load_params("autoaugment")
-    rows = read_manifest(IN)
-    try:
-        with atomic_dir(OUT) as tmp:
-            (tmp / "images").mkdir()
-            out, counts = generate_augmented(rows, p, tmp / "images", f"{OUT.as_posix()}/images")
-            write_manifest(tmp / "manifest.csv", out)
-    except ValueError as err:
-        print(f"autoaugment: {err}", file=sys.stderr)
-        return 1
-    SAMPLES.parent.mkdir(parents=True, exist_ok=True)
-    samples_by_class(out, SAMPLES_PER_CLASS, p["seed"]).save(SAMPLES)
-    write_json("metrics/autoaugment.json", {**counts, "images_out": len(out), "per_class": count_by(out, "label")})
-    print(f"autoaugment: {len(out)} images; samples in {SAMPLES}")
-    return 0
-
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_generating_stage("autoaugment", generate_augmented, load_params("autoaugment"),
+                                  Path("data/filtered/manifest.csv"), Path("data/autoaugment"),
+                                  Path("reports/autoaugment_samples.png")))

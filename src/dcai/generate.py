@@ -77,3 +77,30 @@ def make_from_originals(rows: list[dict], draw: Draw, settings: dict, *, per_cla
                              unit="image", mininterval=1.0))
     _init_worker(state)
     return [_make_one(t) for t in tqdm(tasks, desc=desc or kind, unit="image", mininterval=1.0)]
+
+
+def run_generating_stage(stage: str, generate: Callable, params: dict, source: Path, out: Path, samples: Path,
+                         samples_per_class: int = 12) -> int:
+    """A generating stage end to end: read the filtered originals from `source`, write the images
+    and their manifest to `out` atomically, a seeded sample sheet and metrics/<stage>.json.
+    `generate(rows, params, images_dir, prefix)` returns (rows, counts)."""
+    import sys
+
+    from .atomic import atomic_dir, write_json
+    from .manifest import count_by, read_manifest, write_manifest
+    from .review import samples_by_class
+
+    rows = read_manifest(source)
+    try:
+        with atomic_dir(out) as tmp:
+            (tmp / "images").mkdir()
+            made, counts = generate(rows, params, tmp / "images", f"{out.as_posix()}/images")
+            write_manifest(tmp / "manifest.csv", made)
+    except ValueError as err:
+        print(f"{stage}: {err}", file=sys.stderr)
+        return 1
+    samples.parent.mkdir(parents=True, exist_ok=True)
+    samples_by_class(made, samples_per_class, params["seed"]).save(samples)
+    write_json(f"metrics/{stage}.json", {**counts, "images_out": len(made), "per_class": count_by(made, "label")})
+    print(f"{stage}: {len(made)} images; samples in {samples}")
+    return 0
