@@ -62,6 +62,9 @@ RECIPES = {
     "variations_first": ({"variations": {"per_class": 1500},
                           "balance": {"priority": ["original", "variation", "crop", "trim", "augment", "flip"]}},
                          "originals, then one hand's variations fill every other slot"),
+    "more_crops": ({"five_crop": {"per_class": 400},
+                    "balance": {"priority": ["original", "trim", "crop", "flip", "augment"]}},
+                   "400 guarded five-crops per class (80 by default) after the originals and their crops to the ink"),
     "val_originals": ({"split": {"val_originals_only": True}},
                       "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
@@ -69,7 +72,8 @@ RECIPES = {
 FULL_EPOCHS = 100  # the fixed model's recipe
 SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2021.yaml)
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop",
-         "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first"]
+         "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first",
+         "more_crops"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
