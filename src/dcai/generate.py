@@ -7,6 +7,7 @@ function; a draw that pushed too much of the numeral's ink out of the frame is r
 (a half-cut X reads as V), and after `max_draws` the draw that kept most ink is used.
 """
 import multiprocessing
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -14,8 +15,10 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from .atomic import atomic_dir, write_json
 from .classes import CLASS_INDEX
-from .manifest import derived_row
+from .manifest import count_by, derived_row, read_manifest, write_manifest
+from .review import samples_by_class
 
 # draw(pixels, rng, settings) -> (image, record of what was done, share of ink kept, whether nothing changed)
 Draw = Callable[[np.ndarray, np.random.Generator, dict], tuple[np.ndarray, str, float, bool]]
@@ -84,12 +87,6 @@ def run_generating_stage(stage: str, generate: Callable, params: dict, source: P
     """A generating stage end to end: read the filtered originals from `source`, write the images
     and their manifest to `out` atomically, a seeded sample sheet and metrics/<stage>.json.
     `generate(rows, params, images_dir, prefix)` returns (rows, counts)."""
-    import sys
-
-    from .atomic import atomic_dir, write_json
-    from .manifest import count_by, read_manifest, write_manifest
-    from .review import samples_by_class
-
     rows = read_manifest(source)
     try:
         with atomic_dir(out) as tmp:
