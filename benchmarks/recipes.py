@@ -69,6 +69,10 @@ RECIPES = {
                                                  "batch_size": 64, "learning_rate": 0.001, "seed": 17}}},
                       "the vote ensemble of its three strongest members (benchmarks.cleaning: precision 0.72 vs 0.69, "
                       "0.78x the training)"),
+    "variations_stronger": ({"variations": {"rotate": 15, "shear": 15, "scale": [0.75, 1.15], "translate": 0.1,
+                                            "stroke": 0.03}},
+                            "the default mix with wider variations: 15 degrees of rotation and slant, scale "
+                            "0.75-1.15, shifts of 10%, stroke 3%"),
     "val_originals": ({"split": {"val_originals_only": True}},
                       "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
@@ -77,7 +81,7 @@ FULL_EPOCHS = 100  # the fixed model's recipe
 SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2021.yaml)
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop",
          "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first",
-         "more_crops", "three_members"]
+         "more_crops", "three_members", "variations_stronger"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
