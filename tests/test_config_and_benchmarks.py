@@ -106,3 +106,16 @@ def test_cleaning_votes_with_the_named_cached_members_only():
     assert np.array_equal(member_probs(oof, ["vgg", "resnet"]), probs[[2, 0]])
     with pytest.raises(SystemExit, match="lenet5"):
         member_probs(oof, ["lenet5"])
+
+
+def test_the_best_threshold_keeps_precision_and_maximises_recall():
+    import numpy as np
+
+    from benchmarks.cleaning import best_recall_at
+
+    # most suspicious first: hit, hit, miss, hit, miss, miss, hit; 5 flagged in all (one never scored)
+    suspicion = np.array([7, 6, 5, 4, 3, 2, 1], float)
+    flagged = np.array([1, 1, 0, 1, 0, 0, 1], bool)
+    best = best_recall_at(suspicion, flagged, total_flagged=5, min_precision=0.7)
+    assert best == {"min_precision": 0.7, "max_recall": 0.6, "acted_on": 4, "precision": 0.75}
+    assert best_recall_at(suspicion, ~flagged, 3, 0.7)["max_recall"] == 0.0
