@@ -8,7 +8,9 @@ on this machine, and are scored on the same test set:
   default threads, no XLA, one step per call, as the competition's script did;
 - fast: `dcai.train_score.train_and_score` with the `train_score.speed` params, one seed;
 - group K: K seeds (seed, seed+1, ...) side by side, one process each, the threads divided
-  (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does).
+  (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does);
+- group KxA: the same K seeds, A at a time (seeds_at_once: A): fewer processes alive at once,
+  so less memory. With 2 cores, 2 and 4 at a time give each process 1 thread: the same scores.
 
 Each run's peak memory is the largest sum of proportional set sizes (PSS) over its process
 and every process it started, sampled a few times a second: what the machine holds for
@@ -17,6 +19,7 @@ process (about 0.26 GiB each, measured).
 
     python -m benchmarks.train_speed                       # 5 epochs: speed only
     python -m benchmarks.train_speed --groups 2 4          # and 2 and 4 seeds side by side
+    python -m benchmarks.train_speed --groups 4 4x2        # 4 seeds: all at once vs 2 at a time
     python -m benchmarks.train_speed --epochs 100 --seeds 123 124   # speed and accuracy
 
 Data: ../shared/data/dcai2021 (train/, val/, label_book/) when present, else the
@@ -81,7 +84,13 @@ def run_fast(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> d
             "test_accuracy": scores["test"]["test"]["accuracy"]}
 
 
-def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, workdir: Path) -> dict:
+def group_size(recipe: str) -> tuple[int, int]:
+    """'group4' -> (4 seeds, 4 at once); 'group4x2' -> (4 seeds, 2 at once)."""
+    seeds, _, at_once = recipe.removeprefix("group").partition("x")
+    return int(seeds), int(at_once or seeds)
+
+
+def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, at_once: int, workdir: Path) -> dict:
     import numpy as np
 
     from dcai.params import load_params
@@ -89,11 +98,11 @@ def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, workdir: P
 
     speed = load_params("train_score")["speed"]
     start = time.perf_counter()
-    trained = train_seeds(list(range(seed, seed + k)), data, {"test": test}, epochs, workdir / f"group{k}", speed,
-                          None, at_once=k)
+    trained = train_seeds(list(range(seed, seed + k)), data, {"test": test}, epochs, workdir / f"group{k}x{at_once}",
+                          speed, None, at_once=at_once)
     wall = time.perf_counter() - start
     scores = [r[0] for r in trained.values()]
-    return {"ms_per_step": float(np.median([s["train"]["ms_per_step"] for s in scores])) / k, "seconds": wall / k,
+    return {"ms_per_step": float(np.median([s["train"]["ms_per_step"] for s in scores])) / at_once, "seconds": wall / k,
             "test_accuracy": float(np.mean([s["test"]["test"]["accuracy"] for s in scores]))}
 
 
@@ -126,7 +135,7 @@ def run_measuring_memory(command: list[str]) -> float:
 
 def child(args) -> None:
     if args.recipe.startswith("group"):
-        result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, int(args.recipe[5:]),
+        result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, *group_size(args.recipe),
                            Path(args.workdir))
     else:
         runner = run_plain if args.recipe == "plain" else run_fast
@@ -143,7 +152,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, nargs="+", default=[123])
     parser.add_argument("--workdir", default="benchmarks/results/train_speed")
-    parser.add_argument("--groups", type=int, nargs="*", default=[], help="also K seeds side by side, per K")
+    parser.add_argument("--groups", nargs="*", default=[],
+                        help="also K seeds side by side, per K; KxA: K seeds, A at a time")
     parser.add_argument("--only-groups", action="store_true", help="skip plain and fast (e.g. a memory check)")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -171,8 +181,8 @@ def main() -> None:
         ratio, to_fast = r["seconds"] / base["plain"], r["seconds"] / base["fast"]
         print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} {to_fast:>8.2f} "
               f"{r['test_accuracy']:>9.4f} {r['peak_memory_gib']:>9.2f}")
-    print("(group K: ms/step and wall are per seed, i.e. divided by K; test acc is the mean over the K seeds;\n"
-          " peak GiB is the whole run's, all K processes together)")
+    print("(group K[xA]: wall is per seed, i.e. divided by K, ms/step by the A at once; test acc is the mean\n"
+          " over the K seeds; peak GiB is the whole run's, all its processes together)")
     summary = {f"{r}-{s}": v for (r, s), v in results.items()}
     Path(args.workdir, "summary.json").write_text(json.dumps(summary, indent=2))
 
