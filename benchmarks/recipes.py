@@ -68,7 +68,8 @@ RECIPES = {
     "three_members": ({"vote_filter": {"train": {"members": ["resnet", "alexnet", "vgg"], "folds": 5, "epochs": 20,
                                                  "batch_size": 64, "learning_rate": 0.001, "seed": 17}}},
                       "the vote ensemble of its three strongest members (benchmarks.cleaning: precision 0.72 vs 0.69, "
-                      "0.78x the training)"),
+                      "0.78x the training); configs/dcai2021.yaml's own ensemble since 152101b, so from there on "
+                      "it equals `default`"),
     "variations_stronger": ({"variations": {"rotate": 15, "shear": 15, "scale": [0.75, 1.15], "translate": 0.1,
                                             "stroke": 0.03}},
                             "the default mix with wider variations: 15 degrees of rotation and slant, scale "
