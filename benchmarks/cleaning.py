@@ -4,6 +4,7 @@
                                                      # on the competition data (fully automatic)
     python -m benchmarks.cleaning --run DIR --json out.json
     python -m benchmarks.cleaning --run DIR --members resnet alexnet vgg   # a smaller ensemble
+    python -m benchmarks.cleaning --run DIR --tta-shift 2   # held-out folds re-predicted with shifted copies
 
 The base is the 2,880 provided images and ../shared/data/dcai2021_review/manual_review.csv
 (keep / remove / relabel). An image is *acted on* when the pipeline removes or relabels it
@@ -15,6 +16,9 @@ here feeds a decision about an image back into the recipe.
 The vote rules are re-applied to the cached out-of-fold probabilities (data/vote/oof.npz),
 so a threshold sweep costs nothing; clean's removals are read from its report. `--members`
 votes with some of the cached members only: what dropping a member would do, without training.
+`--tta-shift N` re-predicts every held-out fold with the run's kept member weights
+(models/vote/) averaged over the image and 8 copies moved by N pixels: whether test-time
+augmentation would make the members' out-of-fold probabilities better evidence, without training.
 """
 import argparse
 import csv
@@ -110,6 +114,36 @@ def rules_from(params: dict, **changes) -> VoteRules:
                      p.get("majority_vote", False), p.get("ambiguous_action", "remove"))
 
 
+def shifted_views(x: np.ndarray, shift: int) -> list[np.ndarray]:
+    """The images (N, H, W, C; ink 1, paper 0) and 8 copies moved by `shift` pixels along each
+    axis and diagonal, paper filling the edge."""
+    h, w = x.shape[1:3]
+    padded = np.pad(x, [(0, 0), (shift, shift), (shift, shift), (0, 0)])
+    return [padded[:, shift + dy: shift + dy + h, shift + dx: shift + dx + w]
+            for dy in (-shift, 0, shift) for dx in (-shift, 0, shift)]
+
+
+def tta_probs(run: Path, oof, shift: int) -> np.ndarray:
+    """Out-of-fold probabilities again, each held-out fold predicted by the run's own model of it
+    as the mean over shifted_views: members x N x classes, like oof["probs"]."""
+    from dcai.manifest import read_manifest
+    from dcai.probabilities import softmax
+    from dcai.vote import images_for_members
+    from dcai.vote_models import build_member
+
+    paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
+    x = images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
+    folds, probs = oof["folds"], np.zeros_like(oof["probs"])
+    for m, name in enumerate(str(n) for n in oof["members"]):
+        for f in range(int(folds.max()) + 1):
+            model = build_member(name, len(CLASSES), 0)  # the seed only draws weights the file replaces
+            model.load_weights(run / f"models/vote/{name}_fold{f}.weights.h5")
+            held_out = np.flatnonzero(folds == f)
+            probs[m, held_out] = np.mean([softmax(model.predict(v, batch_size=256, verbose=0))
+                                          for v in shifted_views(x[held_out], shift)], axis=0)
+    return probs
+
+
 def member_probs(oof, members: list[str] | None) -> np.ndarray:
     """The cached out-of-fold probabilities of the named members (all when None)."""
     cached = [str(m) for m in oof["members"]]
@@ -121,12 +155,15 @@ def member_probs(oof, members: list[str] | None) -> np.ndarray:
     return oof["probs"][[cached.index(m) for m in members]]
 
 
-def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list[str] | None = None) -> dict:
+def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list[str] | None = None,
+            tta_shift: int = 0) -> dict:
     manifest = {}
     with open(run / "data/ingested/manifest.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             manifest[row["id"]] = review_key(row["original_path"])
-    oof = np.load(run / "data/vote/oof.npz")
+    oof = dict(np.load(run / "data/vote/oof.npz"))
+    if tta_shift:
+        oof["probs"] = tta_probs(run, oof, tta_shift)
     probs, labels = member_probs(oof, members), oof["labels"]
     keys = [manifest[str(i)] for i in oof["ids"]]
     unknown = [k for k in keys if k not in review]
@@ -164,7 +201,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
     relabelled = [i for i, k in enumerate(keys) if review[k]["action"] == "relabel"]
     return {
         "images": len(review), "originals_voted": len(keys), "vote_filter": vote_params,
-        "members": members or [str(m) for m in oof["members"]],
+        "members": members or [str(m) for m in oof["members"]], "tta_shift": tta_shift,
         "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
         "ensemble_top_class_matches_review_relabel": round(float(np.mean(
             [CLASSES[ensemble[i]] == review[keys[i]]["corrected_label"] for i in relabelled])), 3),
@@ -175,7 +212,8 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
 
 def print_table(result: dict) -> None:
     print(f"{result['images']} reviewed images; {result['originals_voted']} originals voted on by "
-          f"{' '.join(result['members'])}; ensemble "
+          f"{' '.join(result['members'])}"
+          f"{f' (test-time shifts of {s} px)' if (s := result.get('tta_shift')) else ''}; ensemble "
           f"out-of-fold accuracy {result['oof_accuracy_ensemble']}; where the review relabels, the ensemble's "
           f"top class is the review's {result['ensemble_top_class_matches_review_relabel']:.0%} of the time\n")
     print("| rule | acted on | hits | precision | recall | relabels (review keeps) | relabel agreement (n) |")
@@ -197,14 +235,17 @@ def main() -> int:
                         help="whose vote_filter rules are 'as configured' (default: this checkout's)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--members", nargs="+", help="vote with these cached members only (default: all)")
+    parser.add_argument("--tta-shift", type=int, default=0,
+                        help="re-predict the held-out folds with the kept weights, over copies moved this many pixels")
     args = parser.parse_args()
-    for needed in (args.review, args.run / "data/vote/oof.npz", args.run / "reports/clean_removed.csv"):
+    needs = [args.review, args.run / "data/vote/oof.npz", args.run / "reports/clean_removed.csv"]
+    for needed in needs + ([args.run / "models/vote"] if args.tta_shift else []):
         if not needed.exists():
             print(f"cleaning: {needed} not found", file=sys.stderr)
             return 1
     vote_params = yaml.safe_load(args.params.read_text())["vote_filter"]
     result = measure(args.run, load_review(args.review), {k: v for k, v in vote_params.items() if k != "train"},
-                     args.members)
+                     args.members, args.tta_shift)
     print_table(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

@@ -1,4 +1,5 @@
 """The real-data configuration, the human-reviewed reference and the cleaning benchmark's counting."""
+import numpy as np
 import pytest
 import yaml
 
@@ -119,3 +120,18 @@ def test_the_best_threshold_keeps_precision_and_maximises_recall():
     best = best_recall_at(suspicion, flagged, total_flagged=5, min_precision=0.7)
     assert best == {"min_precision": 0.7, "max_recall": 0.6, "acted_on": 4, "precision": 0.75}
     assert best_recall_at(suspicion, ~flagged, 3, 0.7)["max_recall"] == 0.0
+
+
+def test_test_time_shifts_move_the_ink_and_keep_the_image_itself():
+    from benchmarks.cleaning import shifted_views
+
+    x = np.zeros((1, 8, 8, 1), np.float32)
+    x[0, 3, 4, 0] = 1.0
+    views = shifted_views(x, 2)
+    assert len(views) == 9 and all(v.shape == x.shape for v in views)
+    assert np.array_equal(views[4], x)  # the middle view is the image unmoved
+    where = {tuple(np.argwhere(v[0, :, :, 0] == 1.0)[0]) for v in views}
+    assert where == {(3 + dy, 4 + dx) for dy in (2, 0, -2) for dx in (2, 0, -2)}
+    edge = np.zeros((1, 8, 8, 1), np.float32)
+    edge[0, 0, 0, 0] = 1.0
+    assert sum(v.sum() for v in shifted_views(edge, 1)) == 4  # moved off the page it is gone, not wrapped
