@@ -27,7 +27,9 @@ def test_seeds_at_once_match_the_same_seeds_trained_alone(tmp_path):
     assert scores["train"]["val_accuracy_per_epoch"] == alone["train"]["val_accuracy_per_epoch"]
     assert scores["val"] == alone["val"] and scores["test"] == alone["test"]
     for a, b in zip(weights_of(tmp_path / "together/seed_5.weights.h5"), weights_of(tmp_path / "alone.weights.h5")):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)  # 1 thread vs the test's: only sums reorder
+        # 1 thread vs the test's: only sums reorder. atol covers the conv biases ahead of batch norm,
+        # which get no real gradient: their ~1e-6 values are rounding noise (1.1e-5 apart on an AMD EPYC)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=5e-5)
     assert together[5][2] == errors_alone
     other = weights_of(tmp_path / "together/seed_6.weights.h5")
     assert not all(np.allclose(a, b) for a, b in zip(other, weights_of(tmp_path / "alone.weights.h5")))
