@@ -80,6 +80,11 @@ RECIPES = {
     "noisy_below_0.3": ({"vote_filter": {"min_label_prob": 0.3}},
                         "the vote filter acts when the ensemble gives the label less than 0.3 (0.2 by default; "
                         "benchmarks.cleaning: recall 0.65 at precision 0.54 vs 0.53 at 0.69)"),
+    "originals_twice": ({"balance": {"original_copies": 2}},
+                        "every original twice (balance.original_copies), before the crops and variations: the "
+                        "test images are originals, so they weigh twice against the generated images"),
+    "originals_thrice": ({"balance": {"original_copies": 3}},
+                         "every original three times: about 80% of each class's slots are originals"),
     "val_originals": ({"split": {"val_originals_only": True}},
                       "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
@@ -88,7 +93,8 @@ FULL_EPOCHS = 100  # the fixed model's recipe
 SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2021.yaml)
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop",
          "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first",
-         "more_crops", "three_members", "variations_stronger", "no_trims", "noisy_below_0.3"]
+         "more_crops", "three_members", "variations_stronger", "no_trims", "noisy_below_0.3",
+         "originals_twice", "originals_thrice"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:

@@ -1,9 +1,9 @@
-"""Stage balance: originals + crops + flips + augmentations + variations -> a class-balanced, capped pool."""
+"""Stage balance: originals (and their repeats) + crops + flips + augmentations + variations -> a class-balanced, capped pool."""
 import sys
 from pathlib import Path
 
 from dcai.atomic import write_json
-from dcai.balance import cap_to_budget
+from dcai.balance import cap_to_budget, repeat_originals
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
@@ -27,6 +27,9 @@ def main() -> int:
             if row["kind"] in kinds:
                 streams.setdefault(row["kind"], []).append(row)
     try:
+        repeats = repeat_originals(streams.get("original", []), p["original_copies"])
+        if repeats:
+            streams["repeat"] = repeats
         kept, dropped, target = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
                                               package["batch_size"], p["seed"], p["role_priority"],
                                               p["role_budget"])

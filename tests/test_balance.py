@@ -2,9 +2,10 @@ from collections import Counter
 
 import pytest
 
-from dcai.balance import cap_to_budget, safe_total
+from dcai.balance import cap_to_budget, repeat_originals, safe_total
 from dcai.budget import fits_budget
 from dcai.classes import CLASSES
+from dcai.split import split_rows
 
 
 def stream(kind, per_class):
@@ -85,3 +86,27 @@ def test_the_smallest_valid_budget_params_are_accepted():
     assert target == 1 and len(kept) == 10
     kept, _, target = cap_to_budget(streams, ["original"], None, 24, 8, seed=1)  # least for batch 8: 10 + 2*7
     assert target == 1 and len(kept) == 10
+
+
+def test_repeated_originals_are_the_same_files_traced_to_their_original_and_split_together():
+    originals = [{**r, "path": f"/data/{r['id']}.png", "transforms": "", "width": 32, "height": 32}
+                 for r in stream("original", 12)]
+    for r in originals:
+        r["origin_id"] = r["id"]
+    repeats = repeat_originals(originals, 3)
+    assert len(repeats) == 2 * len(originals) and repeat_originals(originals, 1) == []
+    assert {r["kind"] for r in repeats} == {"repeat"}
+    assert len({r["id"] for r in originals + repeats}) == 3 * len(originals)
+    by_origin = Counter(r["origin_id"] for r in repeats)
+    assert all(by_origin[o["id"]] == 2 for o in originals)
+    assert all(r["path"] == f"/data/{r['origin_id']}.png" for r in repeats)
+    kept, _, _ = cap_to_budget({"original": originals, "repeat": repeats, "augment": stream("augment", 100)},
+                               ["original", "repeat", "augment"], 40, 10_000, 8, seed=3)
+    assert Counter(r["kind"] for r in kept) == {"original": 120, "repeat": 240, "augment": 40}
+    rows, _ = split_rows(kept, 0.2, seed=1, val_originals_only=False)
+    side = {}
+    for r in rows:
+        if r["kind"] != "augment":
+            assert side.setdefault(r["origin_id"], r["split"]) == r["split"]
+    with pytest.raises(ValueError, match="original_copies"):
+        repeat_originals(originals, 0)

@@ -4,6 +4,7 @@ import numpy as np
 
 from .budget import check_budget_params
 from .classes import CLASSES
+from .manifest import derived_row
 
 OVER_TARGET = "over the class target"
 OVER_ROLE_BUDGET = "over the per-class budget of its source role"
@@ -15,6 +16,16 @@ def safe_total(max_images: int, batch_size: int) -> int:
     ceil(a/b) + ceil(c/b) <= (a + c + 2(b - 1)) / b, so a + c <= max - 2(b - 1) always fits.
     """
     return max_images - 2 * (batch_size - 1)
+
+
+def repeat_originals(originals: list[dict], copies: int) -> list[dict]:
+    """`copies - 1` more rows of each original (kind "repeat"): the same file under another id,
+    so the fixed model sees each original `copies` times an epoch. The test images are
+    originals, and this weighs them against the generated images without transforming them."""
+    if not isinstance(copies, int) or isinstance(copies, bool) or copies < 1:
+        raise ValueError(f"balance.original_copies must be a whole number >= 1, got {copies!r}")
+    return [derived_row(row, f"repeat{k}", "repeat", f"repeat {k}", row["path"], (row["width"], row["height"]))
+            for k in range(2, copies + 1) for row in originals]
 
 
 def _role(row: dict) -> str:
