@@ -30,9 +30,9 @@ def main() -> int:
         repeats = repeat_originals(streams.get("original", []), p["original_copies"])
         if repeats:
             streams["repeat"] = repeats
-        kept, dropped, target = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
+        kept, dropped, targets = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
                                               package["batch_size"], p["seed"], p["role_priority"],
-                                              p["role_budget"])
+                                              p["role_budget"], p["class_mix"])
     except ValueError as err:
         print(f"balance: {err}", file=sys.stderr)
         return 1
@@ -44,11 +44,12 @@ def main() -> int:
         per_class[row["label"]][row["kind"]] += 1
     write_json("metrics/balance.json", {
         "images_in": sum(len(v) for v in streams.values()), "images_out": len(kept), "dropped": len(dropped),
-        "target_per_class": target, "available": {k: len(v) for k, v in sorted(streams.items())},
+        "class_mix": p["class_mix"], "target_per_class": targets,
+        "available": {k: len(v) for k, v in sorted(streams.items())},
         "per_class": dict(sorted(per_class.items())),
         "per_role": count_by([{"role": r.get("role") or "competition"} for r in kept], "role"),
     })
-    print(f"balance: {len(kept)} images, {target} per class at most")
+    print(f"balance: {len(kept)} images, {min(targets.values())}-{max(targets.values())} per class at most")
     return 0
 
 

@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from dcai.balance import cap_to_budget, repeat_originals, safe_total
+from dcai.balance import cap_to_budget, class_targets, repeat_originals, safe_total
 from dcai.budget import fits_budget
 from dcai.classes import CLASSES
 from dcai.split import split_rows
@@ -20,8 +20,8 @@ def test_the_pool_fits_the_batch_counted_rule_for_any_split():
     assert all(fits_budget(n, total - n, 10_000, 8) for n in range(total + 1))
     assert not fits_budget(9500, 500, 10_000, 8)
     streams = {"original": stream("original", 300), "augment": stream("augment", 1500)}
-    kept, dropped, target = cap_to_budget(streams, ["original", "augment"], None, 10_000, 8, seed=0)
-    assert target == 998 and len(kept) == 9980 and len(kept) + len(dropped) == 18_000
+    kept, dropped, targets = cap_to_budget(streams, ["original", "augment"], None, 10_000, 8, seed=0)
+    assert set(targets.values()) == {998} and len(kept) == 9980 and len(kept) + len(dropped) == 18_000
     assert len(kept) <= total
 
 
@@ -82,10 +82,10 @@ def test_budget_params_are_validated_with_the_key_named():
 
 def test_the_smallest_valid_budget_params_are_accepted():
     streams = {"original": stream("original", 3)}
-    kept, _, target = cap_to_budget(streams, ["original"], 1, 10, 1, seed=1)  # 10 images, batch 1: 1 per class
-    assert target == 1 and len(kept) == 10
-    kept, _, target = cap_to_budget(streams, ["original"], None, 24, 8, seed=1)  # least for batch 8: 10 + 2*7
-    assert target == 1 and len(kept) == 10
+    kept, _, targets = cap_to_budget(streams, ["original"], 1, 10, 1, seed=1)  # 10 images, batch 1: 1 per class
+    assert set(targets.values()) == {1} and len(kept) == 10
+    kept, _, targets = cap_to_budget(streams, ["original"], None, 24, 8, seed=1)  # least for batch 8: 10 + 2*7
+    assert set(targets.values()) == {1} and len(kept) == 10
 
 
 def test_repeated_originals_are_the_same_files_traced_to_their_original_and_split_together():
@@ -110,3 +110,23 @@ def test_repeated_originals_are_the_same_files_traced_to_their_original_and_spli
             assert side.setdefault(r["origin_id"], r["split"]) == r["split"]
     with pytest.raises(ValueError, match="original_copies"):
         repeat_originals(originals, 0)
+
+
+def test_class_mix_originals_gives_each_class_its_share_of_the_originals_and_fills_the_budget():
+    weights = dict(zip(CLASSES, (34, 24, 27, 36, 28, 26, 27, 28, 31, 26)))  # the competition data's mix, roughly
+    originals = [r for r in stream("original", 40) if int(r["id"].rsplit("-", 1)[1]) < weights[r["label"]]]
+    total = safe_total(10_000, 8)
+    targets = class_targets(originals, total, None, "originals")
+    assert sum(targets.values()) == total
+    assert all(abs(targets[c] - total * weights[c] / sum(weights.values())) < 1 for c in CLASSES)
+    assert targets["iv"] > targets["i"] > targets["ix"] > targets["ii"]
+    assert class_targets(originals, total, 900, "originals")["iv"] == 900  # per_class still caps
+    assert set(class_targets(originals, total, None, "uniform").values()) == {total // len(CLASSES)}
+    streams = {"original": originals, "augment": stream("augment", 1500)}
+    kept, dropped, got = cap_to_budget(streams, ["original", "augment"], None, 10_000, 8, seed=0, class_mix="originals")
+    assert got == targets and Counter(r["label"] for r in kept) == targets
+    assert all(f"({targets[r['label']]})" in r["reason"] for r in dropped)
+    with pytest.raises(ValueError, match="class_mix"):
+        class_targets(originals, total, None, "proportional")
+    with pytest.raises(ValueError, match="no originals"):
+        class_targets([], total, None, "originals")

@@ -1,5 +1,7 @@
 """Balance: merge the originals and the generated streams into a class-balanced pool
 that fits the competition's batch-counted size rule whatever the split does."""
+from collections import Counter
+
 import numpy as np
 
 from .budget import check_budget_params
@@ -28,18 +30,43 @@ def repeat_originals(originals: list[dict], copies: int) -> list[dict]:
             for k in range(2, copies + 1) for row in originals]
 
 
+def class_targets(originals: list[dict], total: int, per_class: int | None, class_mix: str) -> dict[str, int]:
+    """How many of the `total` slots each class gets.
+
+    uniform: the same for every class. originals: in proportion to the class's originals
+    (after cleaning), the data's own estimate of how often each numeral is written; the
+    remainder goes to the largest fractions (ties in class order). `per_class` caps either.
+    """
+    cap = min(per_class or total, total)
+    if class_mix == "uniform":
+        return dict.fromkeys(CLASSES, min(cap, total // len(CLASSES)))
+    if class_mix != "originals":
+        raise ValueError(f"balance.class_mix must be uniform or originals, got {class_mix!r}")
+    counts = Counter(r["label"] for r in originals)
+    seen = sum(counts[c] for c in CLASSES)
+    if seen == 0:
+        raise ValueError("balance.class_mix is originals, but there are no originals to follow")
+    exact = {c: total * counts[c] / seen for c in CLASSES}
+    shares = {c: int(exact[c]) for c in CLASSES}
+    by_fraction = sorted(CLASSES, key=lambda c: (-(exact[c] - shares[c]), CLASSES.index(c)))
+    for c in by_fraction[:total - sum(shares.values())]:
+        shares[c] += 1
+    return {c: min(cap, n) for c, n in shares.items()}
+
+
 def _role(row: dict) -> str:
     return row.get("role") or "competition"
 
 
 def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class: int | None,
                   max_images: int, batch_size: int, seed: int, role_priority: list[str] | None = None,
-                  role_budget: dict[str, int | None] | None = None) -> tuple[list[dict], list[dict], int]:
-    """Fill each class up to its target from the streams in priority order.
+                  role_budget: dict[str, int | None] | None = None,
+                  class_mix: str = "uniform") -> tuple[list[dict], list[dict], dict[str, int]]:
+    """Fill each class up to its target (`class_targets`) from the streams in priority order.
 
     Within a stream, sources come in `role_priority` order (a seeded random sample within
     a role), and a role with a budget gives at most that many images per class, whatever
-    their kind. Returns (kept, dropped, target).
+    their kind. Returns (kept, dropped, targets per class).
     """
     check_budget_params(max_images, batch_size, len(CLASSES))
     if per_class is not None and (not isinstance(per_class, int) or per_class < 1):
@@ -55,11 +82,11 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
         raise ValueError(f"balance.role_priority does not rank the roles {sorted(unranked)}")
     rank = {r: k for k, r in enumerate(role_priority)}
     total = safe_total(max_images, batch_size)
-    target = min(per_class or total // len(CLASSES), total // len(CLASSES))
+    targets = class_targets(streams.get("original", []), total, per_class, class_mix)
     rng = np.random.default_rng(seed)
     kept, dropped = [], []
     for label in CLASSES:
-        room = target
+        room = targets[label]
         used = dict.fromkeys(role_budget, 0)
         for kind in priority:
             members = [r for r in streams.get(kind, []) if r["label"] == label]
@@ -69,10 +96,10 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
                 if role in role_budget and used[role] >= role_budget[role]:
                     dropped.append({**row, "reason": f"{OVER_ROLE_BUDGET} ({role}: {role_budget[role]})"})
                 elif room == 0:
-                    dropped.append({**row, "reason": f"{OVER_TARGET} ({target})"})
+                    dropped.append({**row, "reason": f"{OVER_TARGET} ({targets[label]})"})
                 else:
                     kept.append(row)
                     room -= 1
                     if role in used:
                         used[role] += 1
-    return kept, dropped, target
+    return kept, dropped, targets
