@@ -87,6 +87,10 @@ RECIPES = {
                          "every original three times: about 80% of each class's slots are originals"),
     "class_mix_originals": ({"balance": {"class_mix": "originals"}},
                             "each class's share of the 10k slots follows its share of the cleaned originals, not uniform"),
+    "vote_40_epochs": ({"vote_filter": {"train": {"members": ["resnet", "alexnet", "vgg"], "folds": 5, "epochs": 40,
+                                                  "batch_size": 64, "learning_rate": 0.001, "seed": 17}}},
+                       "stronger vote members: the real ensemble trained 40 epochs instead of 20, so the out-of-fold "
+                       "probabilities the filter reads are better informed"),
     "val_originals": ({"split": {"val_originals_only": True}},
                       "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
@@ -96,7 +100,7 @@ SCORED_ON = "competition_test"  # the test set that ranks recipes (configs/dcai2
 ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_autoaugment", "no_five_crop",
          "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first",
          "more_crops", "three_members", "variations_stronger", "no_trims", "noisy_below_0.3",
-         "originals_twice", "originals_thrice", "class_mix_originals"]
+         "originals_twice", "originals_thrice", "class_mix_originals", "vote_40_epochs"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
