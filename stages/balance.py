@@ -31,8 +31,8 @@ def main() -> int:
         if repeats:
             streams["repeat"] = repeats
         kept, dropped, targets = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
-                                              package["batch_size"], p["seed"], p["role_priority"],
-                                              p["role_budget"], p["class_mix"])
+                                               package["batch_size"], p["seed"], p["role_priority"],
+                                               p["role_budget"], p["class_mix"])
     except ValueError as err:
         print(f"balance: {err}", file=sys.stderr)
         return 1
