@@ -75,7 +75,9 @@ def make_from_originals(rows: list[dict], draw: Draw, settings: dict, *, per_cla
              "images_dir": str(images_dir), "prefix": prefix, "min_ink_kept": min_ink_kept,
              "skip_unchanged": skip_unchanged, "max_draws": max_draws}
     if workers > 1:
-        with multiprocessing.get_context("fork").Pool(workers, _init_worker, (state,)) as pool:
+        # spawn, not fork: a fork of a process whose threads (TensorFlow's, OpenCV's) hold a lock
+        # can deadlock the child; it hung a test run that had trained a model before this stage
+        with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (state,)) as pool:
             return list(tqdm(pool.imap(_make_one, tasks, chunksize=64), total=len(tasks), desc=desc or kind,
                              unit="image", mininterval=1.0))
     _init_worker(state)
