@@ -11,6 +11,11 @@ on this machine, and are scored on the same test set:
   (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does);
 - group KxA: the same K seeds, A at a time (seeds_at_once: A): fewer processes alive at once,
   so less memory. With 2 cores, 2 and 4 at a time give each process 1 thread: the same scores.
+- towers K: the other way to train K seeds at once, measured here before choosing: K copies
+  of the fixed model in one XLA-compiled graph, one process, the loss a sum over the towers
+  (so each tower's gradient is its own; one Adam over all their variables is K Adams, its
+  update being element-wise), each tower fed its own reshuffled batches and checkpointed on
+  its own best val epoch. On 2 CPU cores it is slower than the processes (README).
 
 Each run's peak memory is the largest sum of proportional set sizes (PSS) over its process
 and every process it started, sampled a few times a second: what the machine holds for
@@ -20,6 +25,7 @@ process (about 0.26 GiB each, measured).
     python -m benchmarks.train_speed                       # 5 epochs: speed only
     python -m benchmarks.train_speed --groups 2 4          # and 2 and 4 seeds side by side
     python -m benchmarks.train_speed --groups 4 4x2        # 4 seeds: all at once vs 2 at a time
+    python -m benchmarks.train_speed --groups 4x2 --towers 4   # 4 seeds: processes vs one graph
     python -m benchmarks.train_speed --epochs 100 --seeds 123 124   # speed and accuracy
 
 Data: ../shared/data/dcai2021 (train/, val/, label_book/) when present, else the
@@ -106,6 +112,62 @@ def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, at_once: i
             "test_accuracy": float(np.mean([s["test"]["test"]["accuracy"] for s in scores]))}
 
 
+def run_towers(data: Path, test: Path, epochs: int, seed: int, k: int) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from dcai.fixed_model import LEARNING_RATE, build_fixed_model
+    from dcai.params import load_params
+    from dcai.train_score import (EpochTimer, batches_per_pass, load_training_data, set_threads, shuffled_batches,
+                                  steps_per_call)
+
+    speed = load_params("train_score")["speed"]
+    set_threads(speed["intra_op_threads"], speed["inter_op_threads"])
+    loaded = load_training_data(data, {"test": test})
+    (train_x, train_y, _), (val_x, val_y, _) = loaded["train"], loaded["val"]
+    seeds = list(range(seed, seed + k))
+    models = [build_fixed_model(s) for s in seeds]
+    variables = [v for m in models for v in m.trainable_variables]
+    optimizer = tf.keras.optimizers.Adam(learning_rate=LEARNING_RATE)
+    optimizer.build(variables)
+    loss = tf.keras.losses.CategoricalCrossentropy(from_logits=True)
+    steps = batches_per_pass(len(train_x))
+    chunk = steps_per_call(steps, speed["steps_per_execution"])
+
+    @tf.function(jit_compile=speed["jit_compile"])
+    def train_chunk(chunk_batches):
+        # a Python loop, unrolled in the graph: XLA's while loop over the steps ran 10x slower here.
+        # A pass's last batch is short: that chunk is traced once more, for its shapes.
+        for towers_batches in chunk_batches:
+            with tf.GradientTape() as tape:
+                total = tf.add_n([loss(y, m(x, training=True)) for m, (x, y) in zip(models, towers_batches)])
+            optimizer.apply_gradients(zip(tape.gradient(total, variables), variables))
+
+    feed = iter(tf.data.Dataset.zip(tuple(shuffled_batches(train_x, train_y, s, speed["prefetch"],
+                                                           speed["data_threads"]) for s in seeds)))
+    best = [(-1.0, None)] * k
+    timer, start = EpochTimer(), time.perf_counter()
+    for epoch in range(epochs):
+        timer.on_epoch_begin(epoch)
+        for _ in range(steps // chunk):
+            train_chunk(tuple(next(feed) for _ in range(chunk)))
+        timer.on_test_begin()
+        for i, m in enumerate(models):
+            acc = float((m.predict(val_x, batch_size=8, verbose=0).argmax(1) == val_y).mean())
+            if acc > best[i][0]:
+                best[i] = (acc, m.get_weights())
+        print(f"towers{k}: epoch {epoch + 1}/{epochs} best val_accuracy {[round(b[0], 4) for b in best]} "
+              f"({timer.train_seconds[-1]:.1f} s training)", flush=True)
+    wall = time.perf_counter() - start
+    test_x, test_y, _ = loaded["tests"]["test"]
+    accuracies = []
+    for m, (_, weights) in zip(models, best):
+        m.set_weights(weights)
+        accuracies.append(float((m.predict(test_x, batch_size=8, verbose=0).argmax(1) == test_y).mean()))
+    return {"ms_per_step": 1000 * float(np.median(timer.train_seconds)) / steps / k, "seconds": wall / k,
+            "test_accuracy": float(np.mean(accuracies))}
+
+
 def tree_pss(process: psutil.Process) -> int:
     """Proportional set size of a process and all its descendants, in bytes: pages shared
     between them count once in total (processes may end while we look)."""
@@ -134,7 +196,9 @@ def run_measuring_memory(command: list[str]) -> float:
 
 
 def child(args) -> None:
-    if args.recipe.startswith("group"):
+    if args.recipe.startswith("towers"):
+        result = run_towers(Path(args.data), Path(args.test), args.epochs, args.seed, int(args.recipe[6:]))
+    elif args.recipe.startswith("group"):
         result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, *group_size(args.recipe),
                            Path(args.workdir))
     else:
@@ -154,6 +218,8 @@ def main() -> None:
     parser.add_argument("--workdir", default="benchmarks/results/train_speed")
     parser.add_argument("--groups", nargs="*", default=[],
                         help="also K seeds side by side, per K; KxA: K seeds, A at a time")
+    parser.add_argument("--towers", nargs="*", default=[], type=int,
+                        help="also K seeds as K towers of one XLA graph in one process, per K")
     parser.add_argument("--only-groups", action="store_true", help="skip plain and fast (e.g. a memory check)")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -165,7 +231,8 @@ def main() -> None:
 
     results = {}
     for seed in args.seeds:
-        for recipe in (*(() if args.only_groups else ("plain", "fast")), *(f"group{k}" for k in args.groups)):
+        for recipe in (*(() if args.only_groups else ("plain", "fast")), *(f"group{k}" for k in args.groups),
+                       *(f"towers{k}" for k in args.towers)):
             print(f"== {recipe}, seed {seed}, {args.epochs} epochs on {args.data}", flush=True)
             peak = run_measuring_memory([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe,
                                          "--seed", str(seed), "--data", args.data, "--test", args.test,
@@ -181,8 +248,8 @@ def main() -> None:
         ratio, to_fast = r["seconds"] / base["plain"], r["seconds"] / base["fast"]
         print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} {to_fast:>8.2f} "
               f"{r['test_accuracy']:>9.4f} {r['peak_memory_gib']:>9.2f}")
-    print("(group K[xA]: wall is per seed, i.e. divided by K, ms/step by the A at once; test acc is the mean\n"
-          " over the K seeds; peak GiB is the whole run's, all its processes together)")
+    print("(group K[xA], towers K: wall is per seed, i.e. divided by K, ms/step by the A at once or the K towers;\n"
+          " test acc is the mean over the K seeds; peak GiB is the whole run's, all its processes together)")
     summary = {f"{r}-{s}": v for (r, s), v in results.items()}
     Path(args.workdir, "summary.json").write_text(json.dumps(summary, indent=2))
 
