@@ -92,9 +92,9 @@ RECIPES = {
                        "stronger vote members: the real ensemble trained 40 epochs instead of 20, so the out-of-fold "
                        "probabilities the filter reads are better informed"),
     "variations_guard_0.98": ({"variations": {"min_ink_kept": 0.98}},
-                              "variations redrawn when the affine step loses more than 2% of the ink (10% by "
-                              "default), five_crop's guard: ~7% of the default's draws lose 2-10%, a cut stroke "
-                              "that can turn viii into vii"),
+                              "variations redrawn when the affine step loses more than 2% of the ink (10% "
+                              "before it became the default), five_crop's guard: ~7% of the 10% rule's draws "
+                              "lose 2-10%, a cut stroke that can turn viii into vii"),
     "val_originals": ({"split": {"val_originals_only": True}},
                       "val holds originals only, so the best-val checkpoint is chosen on the test's kind of image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
