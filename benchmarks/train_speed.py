@@ -116,7 +116,7 @@ def run_towers(data: Path, test: Path, epochs: int, seed: int, k: int) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from dcai.fixed_model import LEARNING_RATE, build_fixed_model
+    from dcai.fixed_model import BATCH_SIZE, LEARNING_RATE, build_fixed_model
     from dcai.params import load_params
     from dcai.train_score import (EpochTimer, batches_per_pass, load_training_data, set_threads, shuffled_batches,
                                   steps_per_call)
@@ -153,7 +153,7 @@ def run_towers(data: Path, test: Path, epochs: int, seed: int, k: int) -> dict:
             train_chunk(tuple(next(feed) for _ in range(chunk)))
         timer.on_test_begin()
         for i, m in enumerate(models):
-            acc = float((m.predict(val_x, batch_size=8, verbose=0).argmax(1) == val_y).mean())
+            acc = float((m.predict(val_x, batch_size=BATCH_SIZE, verbose=0).argmax(1) == val_y).mean())
             if acc > best[i][0]:
                 best[i] = (acc, m.get_weights())
         print(f"towers{k}: epoch {epoch + 1}/{epochs} best val_accuracy {[round(b[0], 4) for b in best]} "
@@ -163,7 +163,7 @@ def run_towers(data: Path, test: Path, epochs: int, seed: int, k: int) -> dict:
     accuracies = []
     for m, (_, weights) in zip(models, best):
         m.set_weights(weights)
-        accuracies.append(float((m.predict(test_x, batch_size=8, verbose=0).argmax(1) == test_y).mean()))
+        accuracies.append(float((m.predict(test_x, batch_size=BATCH_SIZE, verbose=0).argmax(1) == test_y).mean()))
     return {"ms_per_step": 1000 * float(np.median(timer.train_seconds)) / steps / k, "seconds": wall / k,
             "test_accuracy": float(np.mean(accuracies))}
 
