@@ -16,7 +16,9 @@ here feeds a decision about an image back into the recipe.
 The vote rules are re-applied to the cached out-of-fold probabilities (data/vote/oof.npz),
 so a threshold sweep costs nothing; clean's removals are read from its report. `--members`
 votes with some of the cached members only: what dropping a member would do, without training.
-`--tta-shift N` re-predicts every held-out fold with the run's kept member weights
+The rows "neighbours k=..." read, instead of the probabilities, the labels of each image's k
+nearest training images in the members' feature spaces (vote_filter.neighbours; features from
+the run's kept member weights, models/vote, about 20 s). `--tta-shift N` re-predicts every held-out fold with the run's kept member weights
 (models/vote/) averaged over the image and 8 copies moved by N pixels: whether test-time
 augmentation would make the members' out-of-fold probabilities better evidence, without training.
 """
@@ -155,6 +157,31 @@ def member_probs(oof, members: list[str] | None) -> np.ndarray:
     return oof["probs"][[cached.index(m) for m in members]]
 
 
+NEIGHBOURS = (10, 20, 30)  # the k of the neighbour rows
+NEIGHBOUR_THRESHOLDS = (0.15, 0.2, 0.25)
+
+
+def neighbour_rows(run: Path, oof, members: list[str] | None, keys: list[str], review: dict, vote_params: dict,
+                   ks: tuple[int, ...]) -> tuple[dict, dict[int, np.ndarray]]:
+    """Score rows of the neighbour evidence for every k in ks, and the evidence itself per k."""
+    from dcai.manifest import read_manifest
+    from dcai.neighbours import member_features, neighbour_probs
+    from dcai.vote import images_for_members
+
+    paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
+    x = images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
+    names = members or [str(m) for m in oof["members"]]
+    feats = member_features(run / "models/vote", names, x, int(oof["folds"].max()) + 1)
+    rows, evidence = {}, {}
+    for k in ks:
+        evidence[k] = neighbour_probs(feats, oof["labels"], oof["folds"], k)
+        for t in NEIGHBOUR_THRESHOLDS:
+            rules = rules_from(vote_params, min_label_prob=t, action="relabel", relabel_min_prob=0.7)
+            rows[f"neighbours k={k}: noisy p<{t}, relabel at p>=0.7"] = score(
+                vote_actions(evidence[k], oof["labels"], keys, rules, "noisy"), review)
+    return rows, evidence
+
+
 def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list[str] | None = None,
             tta_shift: int = 0) -> dict:
     manifest = {}
@@ -191,13 +218,24 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
     rows["cleanlab find_label_issues, remove"] = score(
         vote_actions(probs, labels, keys, rules_from(vote_params, method="cleanlab", action="remove"), "noisy"),
         review)
-    default_vote = vote_actions(probs, labels, keys, base)
+    configured_k = vote_params.get("neighbours", 0)
+    found, evidence = {}, {}
+    if (run / "models/vote").is_dir():
+        found, evidence = neighbour_rows(run, oof, members, keys, review, vote_params,
+                                         tuple(sorted({*NEIGHBOURS, configured_k} - {0})))
+        rows.update(found)
+    elif configured_k:
+        raise SystemExit(f"cleaning: {run / 'models/vote'} not found, and vote_filter.neighbours is {configured_k}")
+    default_vote = vote_actions(evidence[configured_k] if configured_k else probs, labels, keys, base)
     rows["vote filter as configured"] = score(default_vote, review)
     rows["pipeline as configured (clean + vote filter)"] = score({**all_clean, **default_vote}, review)
     ensemble = probs.mean(axis=0).argmax(axis=1)
     given_label_prob = probs.mean(axis=0)[np.arange(len(labels)), labels]
     flagged = np.array([review[k]["action"] in ("remove", "relabel") for k in keys])
     frontier = best_recall_at(-given_label_prob, flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
+    neighbour_frontier = {k: best_recall_at(-e.mean(axis=0)[np.arange(len(labels)), labels], flagged,
+                                            rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
+                          for k, e in evidence.items()}
     relabelled = [i for i, k in enumerate(keys) if review[k]["action"] == "relabel"]
     return {
         "images": len(review), "originals_voted": len(keys), "vote_filter": vote_params,
@@ -207,6 +245,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
             [CLASSES[ensemble[i]] == review[keys[i]]["corrected_label"] for i in relabelled])), 3),
         "rules": rows,
         "best_threshold_on_label_prob": frontier,
+        "best_threshold_on_neighbour_share": neighbour_frontier,
     }
 
 
@@ -225,6 +264,9 @@ def print_table(result: dict) -> None:
     f = result["best_threshold_on_label_prob"]
     print(f"\nBest any threshold on the ensemble's p(given label) can do at precision >= {f['min_precision']}: "
           f"recall {f['max_recall']} (acting on the {f['acted_on']} least likely labels)")
+    for k, f in result["best_threshold_on_neighbour_share"].items():
+        print(f"The same on the share of the {k} nearest neighbours with the given label: "
+              f"recall {f['max_recall']} (acting on {f['acted_on']})")
 
 
 def main() -> int:

@@ -1,4 +1,6 @@
-"""Stage vote_filter: flag, then remove / relabel / keep, by the out-of-fold votes."""
+"""Stage vote_filter: flag, then remove / relabel / keep, by the out-of-fold votes
+(or, with `neighbours: k`, by the labels of each image's k nearest training images in the
+members' feature spaces)."""
 import sys
 from pathlib import Path
 
@@ -14,8 +16,25 @@ from dcai.vote_rules import VoteRules, apply_verdicts, decide, flag
 
 IN = Path("data/standardized/manifest.csv")
 VOTES = Path("data/vote/oof.npz")
+MODELS = Path("models/vote")
 OUT = Path("data/filtered/manifest.csv")
 REPORT = Path("reports/vote_filter.csv")
+
+
+def neighbour_evidence(rows: list[dict], ids: list[str], votes, k: int) -> np.ndarray:
+    """The members' neighbour votes for the voted originals, in the order of `ids`."""
+    from dcai.neighbours import member_features, neighbour_probs
+    from dcai.vote import images_for_members
+
+    path = {r["id"]: r["path"] for r in rows}
+    missing = [i for i in ids if i not in path]
+    if missing:
+        raise ValueError(f"{VOTES} votes on {len(missing)} images that {IN} lacks (e.g. id {missing[0]}): "
+                         "rerun vote_train")
+    x = images_for_members([path[i] for i in ids])
+    folds = votes["folds"]
+    feats = member_features(MODELS, [str(m) for m in votes["members"]], x, int(folds.max()) + 1)
+    return neighbour_probs(feats, votes["labels"], folds, k)
 
 
 def main() -> int:
@@ -28,9 +47,15 @@ def main() -> int:
         return 1
     votes = np.load(VOTES)
     probs, labels, ids = votes["probs"], votes["labels"], [str(i) for i in votes["ids"]]
+    rows = read_manifest(IN)
+    if p["neighbours"]:
+        try:
+            probs = neighbour_evidence(rows, ids, votes, p["neighbours"])
+        except (ValueError, FileNotFoundError) as err:
+            print(f"vote_filter: {err}", file=sys.stderr)
+            return 1
     flags = flag(probs, labels, rules)
     actions = decide(probs, labels, flags, rules)
-    rows = read_manifest(IN)
     exempt = frozenset(kept_by_a_person(load_params("clean")["corrections"], rows))
     kept, per_image = apply_verdicts(rows, ids, probs, labels, flags, actions, [str(m) for m in votes["members"]],
                                      exempt)
@@ -40,7 +65,8 @@ def main() -> int:
     write_review([{**r, "reason": f"labelled {r['label']}, ensemble says {r['ensemble']}"} for r in flagged],
                  Path("reports/vote_flagged"), "Flagged by the vote filter", group_by="reason")
     write_json("metrics/vote_filter.json", {
-        "method": rules.method, "action": rules.action, "originals": len(ids), "flagged": len(flagged),
+        "method": rules.method, "evidence": f"{p['neighbours']} neighbours" if p["neighbours"] else "probabilities",
+        "action": rules.action, "originals": len(ids), "flagged": len(flagged),
         "flagged_per_class": count_by(flagged, "label"), "flagged_by_kind": count_by(flagged, "flag"),
         "actions": count_by(per_image, "action"), "images_in": len(rows), "images_out": len(kept),
     })
