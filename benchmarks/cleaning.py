@@ -19,8 +19,9 @@ votes with some of the cached members only: what dropping a member would do, wit
 The rows "neighbours k=..." read, instead of the probabilities, the labels of each image's k
 nearest training images in the members' feature spaces (vote_filter.neighbours; features from
 the run's kept member weights, models/vote, about 20 s). `--tta-shift N` re-predicts every
-held-out fold with the run's kept member weights (models/vote/) averaged over the image and 8 copies moved by N pixels: whether test-time
-augmentation would make the members' out-of-fold probabilities better evidence, without training.
+held-out fold with the run's kept member weights (models/vote/) averaged over the image and
+8 copies moved by N pixels: whether test-time augmentation would make the members' out-of-fold
+probabilities better evidence, without training.
 """
 import argparse
 import csv
