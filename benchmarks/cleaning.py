@@ -132,15 +132,14 @@ def tta_probs(run: Path, oof, shift: int) -> np.ndarray:
     from dcai.manifest import read_manifest
     from dcai.probabilities import softmax
     from dcai.vote import images_for_members
-    from dcai.vote_models import build_member
+    from dcai.neighbours import load_fold_model
 
     paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
     x = images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
     folds, probs = oof["folds"], np.zeros_like(oof["probs"])
     for m, name in enumerate(str(n) for n in oof["members"]):
         for f in range(int(folds.max()) + 1):
-            model = build_member(name, len(CLASSES), 0)  # the seed only draws weights the file replaces
-            model.load_weights(run / f"models/vote/{name}_fold{f}.weights.h5")
+            model = load_fold_model(run / "models/vote", name, f)
             held_out = np.flatnonzero(folds == f)
             probs[m, held_out] = np.mean([softmax(model.predict(v, batch_size=256, verbose=0))
                                           for v in shifted_views(x[held_out], shift)], axis=0)
