@@ -101,6 +101,9 @@ RECIPES = {
                       "the vote filter reads the labels of each original's 20 nearest training images in the "
                       "members' feature spaces instead of their probabilities (benchmarks.cleaning: precision "
                       "0.74 vs 0.66, recall 0.51 vs 0.49)"),
+    "neighbours_20_remove": ({"vote_filter": {"neighbours": 20, "action": "remove"}},
+                             "neighbours_20 removing its noisy flags instead of relabelling them: a wrong relabel "
+                             "is copied into every crop and variation of the image, a wrong removal loses one image"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
@@ -109,7 +112,7 @@ ORDER = ["raw", "before", "default", "no_vote_filter", "human_reviewed", "no_aut
          "augment_before_flip", "augment_before_trim", "val_originals", "variations_before_flip", "variations_first",
          "more_crops", "three_members", "variations_stronger", "no_trims", "noisy_below_0.3",
          "originals_twice", "originals_thrice", "class_mix_originals", "vote_40_epochs",
-         "variations_guard_0.98", "neighbours_20"]
+         "variations_guard_0.98", "neighbours_20", "neighbours_20_remove"]
 
 
 def git(*args: str, cwd: Path = REPO) -> str:
