@@ -18,7 +18,10 @@ so a threshold sweep costs nothing; clean's removals are read from its report. `
 votes with some of the cached members only: what dropping a member would do, without training.
 The rows "neighbours k=..." read, instead of the probabilities, the labels of each image's k
 nearest training images in the members' feature spaces (vote_filter.neighbours; features from
-the run's kept member weights, models/vote, about 20 s). `--tta-shift N` re-predicts every
+the run's kept member weights, models/vote, about 20 s). The rows "outliers k=..." ask
+whether what the review removes (doodles, scribbles, numerals in another style) looks like
+no training image at all: cleanlab's OutOfDistribution score (distance to the k nearest
+training images, any class) in every member's feature space, ranked. `--tta-shift N` re-predicts every
 held-out fold with the run's kept member weights (models/vote/) averaged over the image and
 8 copies moved by N pixels: whether test-time augmentation would make the members' out-of-fold
 probabilities better evidence, without training.
@@ -161,17 +164,57 @@ NEIGHBOURS = (10, 20, 30)  # the k of the neighbour rows
 NEIGHBOUR_THRESHOLDS = (0.15, 0.2, 0.25)
 
 
-def neighbour_rows(run: Path, oof, members: list[str] | None, keys: list[str], review: dict, vote_params: dict,
-                   ks: tuple[int, ...]) -> tuple[dict, dict[int, np.ndarray]]:
-    """Score rows of the neighbour evidence for every k in ks, and the evidence itself per k."""
+OUTLIER_KS = (5, 20)  # the k of the outlier rows
+OUTLIERS_ACTED_ON = (50, 100, 200)  # the most atypical originals removed, in the outlier rows
+
+
+def run_features(run: Path, oof, members: list[str] | None) -> list[list[np.ndarray]]:
+    """[member][fold]: every voted original's features under the run's kept member models."""
     from dcai.manifest import read_manifest
-    from dcai.neighbours import member_features, neighbour_probs
+    from dcai.neighbours import member_features
     from dcai.vote import images_for_members
 
     paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
     x = images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
     names = members or [str(m) for m in oof["members"]]
-    feats = member_features(run / "models/vote", names, x, int(oof["folds"].max()) + 1)
+    return member_features(run / "models/vote", names, x, int(oof["folds"].max()) + 1)
+
+
+def outlier_rank(feats: list[list[np.ndarray]], folds: np.ndarray, k: int) -> np.ndarray:
+    """How atypical each image is, 0 (the most typical) .. 1: its rank by cleanlab's
+    OutOfDistribution score against the training images of the fold that held it out, in every
+    member's feature space, averaged over members (ranks, so no member's scale dominates)."""
+    from cleanlab.outlier import OutOfDistribution
+
+    ranks = np.zeros((len(feats), len(folds)))
+    for m, per_fold in enumerate(feats):
+        ood_score = np.zeros(len(folds))
+        for f, fold_feats in enumerate(per_fold):
+            held_out, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
+            ood = OutOfDistribution(params={"k": k})
+            ood.fit(features=fold_feats[train], verbose=False)
+            ood_score[held_out] = ood.score(features=fold_feats[held_out])  # low: unlike any training image
+        ranks[m] = np.argsort(np.argsort(-ood_score, kind="stable"), kind="stable") / max(len(folds) - 1, 1)
+    return ranks.mean(axis=0)
+
+
+def outlier_rows(feats, folds: np.ndarray, keys: list[str], review: dict) -> tuple[dict, dict[int, np.ndarray]]:
+    """Score rows of removing the n most atypical originals, for every k and n; the ranks per k."""
+    rows, ranks = {}, {}
+    for k in OUTLIER_KS:
+        ranks[k] = outlier_rank(feats, folds, k)
+        order = np.argsort(-ranks[k], kind="stable")
+        for n in OUTLIERS_ACTED_ON:
+            rows[f"outliers k={k}: the {n} most atypical, remove"] = score(
+                {keys[i]: ("remove", None) for i in order[:n]}, review)
+    return rows, ranks
+
+
+def neighbour_rows(feats, oof, keys: list[str], review: dict, vote_params: dict,
+                   ks: tuple[int, ...]) -> tuple[dict, dict[int, np.ndarray]]:
+    """Score rows of the neighbour evidence for every k in ks, and the evidence itself per k."""
+    from dcai.neighbours import neighbour_probs
+
     rows, evidence = {}, {}
     for k in ks:
         evidence[k] = neighbour_probs(feats, oof["labels"], oof["folds"], k)
@@ -219,16 +262,24 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
         vote_actions(probs, labels, keys, rules_from(vote_params, method="cleanlab", action="remove"), "noisy"),
         review)
     configured_k = vote_params.get("neighbours", 0)
-    found, evidence = {}, {}
+    evidence, atypical = {}, {}
     if (run / "models/vote").is_dir():
-        found, evidence = neighbour_rows(run, oof, members, keys, review, vote_params,
+        feats = run_features(run, oof, members)
+        found, evidence = neighbour_rows(feats, oof, keys, review, vote_params,
                                          tuple(sorted({*NEIGHBOURS, configured_k} - {0})))
+        rows.update(found)
+        found, atypical = outlier_rows(feats, oof["folds"], keys, review)
         rows.update(found)
     elif configured_k:
         raise SystemExit(f"cleaning: {run / 'models/vote'} not found, and vote_filter.neighbours is {configured_k}")
     default_vote = vote_actions(evidence[configured_k] if configured_k else probs, labels, keys, base)
     rows["vote filter as configured"] = score(default_vote, review)
-    rows["pipeline as configured (clean + vote filter)"] = score({**all_clean, **default_vote}, review)
+    pipeline = {**all_clean, **default_vote}
+    rows["pipeline as configured (clean + vote filter)"] = score(pipeline, review)
+    for k, r in atypical.items():  # do outliers add what the rules miss?
+        beside = [keys[i] for i in np.argsort(-r, kind="stable") if keys[i] not in pipeline]
+        rows[f"pipeline + the {OUTLIERS_ACTED_ON[0]} most atypical it keeps (k={k}), removed"] = score(
+            {**pipeline, **{key: ("remove", None) for key in beside[:OUTLIERS_ACTED_ON[0]]}}, review)
     ensemble = probs.mean(axis=0).argmax(axis=1)
     given_label_prob = probs.mean(axis=0)[np.arange(len(labels)), labels]
     flagged = np.array([review[k]["action"] in ("remove", "relabel") for k in keys])
@@ -236,6 +287,8 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
     neighbour_frontier = {k: best_recall_at(-e.mean(axis=0)[np.arange(len(labels)), labels], flagged,
                                             rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
                           for k, e in evidence.items()}
+    outlier_frontier = {k: best_recall_at(r, flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
+                        for k, r in atypical.items()}
     relabelled = [i for i, k in enumerate(keys) if review[k]["action"] == "relabel"]
     return {
         "images": len(review), "originals_voted": len(keys), "vote_filter": vote_params,
@@ -246,6 +299,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
         "rules": rows,
         "best_threshold_on_label_prob": frontier,
         "best_threshold_on_neighbour_share": neighbour_frontier,
+        "best_threshold_on_outlier_rank": outlier_frontier,
     }
 
 
@@ -267,6 +321,9 @@ def print_table(result: dict) -> None:
     for k, f in result["best_threshold_on_neighbour_share"].items():
         print(f"The same on the share of the {k} nearest neighbours with the given label: "
               f"recall {f['max_recall']} (acting on {f['acted_on']})")
+    for k, f in result.get("best_threshold_on_outlier_rank", {}).items():
+        print(f"The same on how atypical an original is (outliers, k={k}): recall {f['max_recall']} "
+              f"(acting on the {f['acted_on']} most atypical)")
 
 
 def main() -> int:

@@ -135,3 +135,17 @@ def test_test_time_shifts_move_the_ink_and_keep_the_image_itself():
     edge = np.zeros((1, 8, 8, 1), np.float32)
     edge[0, 0, 0, 0] = 1.0
     assert sum(v.sum() for v in shifted_views(edge, 1)) == 4  # moved off the page it is gone, not wrapped
+
+
+def test_an_image_unlike_any_training_image_is_the_most_atypical():
+    from benchmarks.cleaning import outlier_rank
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16)) * 5
+    labels = np.repeat(np.arange(3), 20)
+    feats = centres[labels] + rng.normal(size=(60, 16)) * 0.1
+    feats[7] = -centres.sum(axis=0)  # far from every class: a doodle among numerals
+    folds = np.arange(60) % 2
+    ranks = outlier_rank([[feats, feats], [feats * 2, feats * 2]], folds, k=5)
+    assert ranks.shape == (60,) and 0 <= ranks.min() and ranks.max() <= 1
+    assert np.argmax(ranks) == 7 and ranks[7] == 1.0  # first for both members
