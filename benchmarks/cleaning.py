@@ -21,10 +21,10 @@ nearest training images in the members' feature spaces (vote_filter.neighbours; 
 the run's kept member weights, models/vote, about 20 s). The rows "outliers k=..." ask
 whether what the review removes (doodles, scribbles, numerals in another style) looks like
 no training image at all: cleanlab's OutOfDistribution score (distance to the k nearest
-training images, any class) in every member's feature space, ranked. `--tta-shift N` re-predicts every
-held-out fold with the run's kept member weights (models/vote/) averaged over the image and
-8 copies moved by N pixels: whether test-time augmentation would make the members' out-of-fold
-probabilities better evidence, without training.
+training images, any class) in every member's feature space, ranked. `--tta-shift N`
+re-predicts every held-out fold with the run's kept member weights (models/vote/) averaged
+over the image and 8 copies moved by N pixels: whether test-time augmentation would make the
+members' out-of-fold probabilities better evidence, without training.
 """
 import argparse
 import csv
