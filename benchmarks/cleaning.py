@@ -129,16 +129,22 @@ def shifted_views(x: np.ndarray, shift: int) -> list[np.ndarray]:
             for dy in (-shift, 0, shift) for dx in (-shift, 0, shift)]
 
 
-def tta_probs(run: Path, oof, shift: int) -> np.ndarray:
-    """Out-of-fold probabilities again, each held-out fold predicted by the run's own model of it
-    as the mean over shifted_views: members x N x classes, like oof["probs"]."""
+def voted_images(run: Path, oof) -> np.ndarray:
+    """The voted originals as the members read them, in oof["ids"] order: decoded once per
+    measurement and shared by the test-time shifts, the neighbour rows and the outlier rows."""
     from dcai.manifest import read_manifest
-    from dcai.probabilities import softmax
     from dcai.vote import images_for_members
-    from dcai.neighbours import load_fold_model
 
     paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
-    x = images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
+    return images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
+
+
+def tta_probs(run: Path, oof, x: np.ndarray, shift: int) -> np.ndarray:
+    """Out-of-fold probabilities again, each held-out fold predicted by the run's own model of it
+    as the mean over shifted_views of the voted images x: members x N x classes, like oof["probs"]."""
+    from dcai.probabilities import softmax
+    from dcai.neighbours import load_fold_model
+
     folds, probs = oof["folds"], np.zeros_like(oof["probs"])
     for m, name in enumerate(str(n) for n in oof["members"]):
         for f in range(int(folds.max()) + 1):
@@ -168,14 +174,10 @@ OUTLIER_KS = (5, 20)  # the k of the outlier rows
 OUTLIERS_ACTED_ON = (50, 100, 200)  # the most atypical originals removed, in the outlier rows
 
 
-def run_features(run: Path, oof, members: list[str] | None) -> list[list[np.ndarray]]:
-    """[member][fold]: every voted original's features under the run's kept member models."""
-    from dcai.manifest import read_manifest
+def run_features(run: Path, oof, x: np.ndarray, members: list[str] | None) -> list[list[np.ndarray]]:
+    """[member][fold]: the voted images' (x) features under the run's kept member models."""
     from dcai.neighbours import member_features
-    from dcai.vote import images_for_members
 
-    paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
-    x = images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
     names = members or [str(m) for m in oof["members"]]
     return member_features(run / "models/vote", names, x, int(oof["folds"].max()) + 1)
 
@@ -232,8 +234,10 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
         for row in csv.DictReader(fh):
             manifest[row["id"]] = review_key(row["original_path"])
     oof = dict(np.load(run / "data/vote/oof.npz"))
+    has_models = (run / "models/vote").is_dir()
+    x = voted_images(run, oof) if has_models or tta_shift else None
     if tta_shift:
-        oof["probs"] = tta_probs(run, oof, tta_shift)
+        oof["probs"] = tta_probs(run, oof, x, tta_shift)
     probs, labels = member_probs(oof, members), oof["labels"]
     keys = [manifest[str(i)] for i in oof["ids"]]
     unknown = [k for k in keys if k not in review]
@@ -263,8 +267,8 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
         review)
     configured_k = vote_params.get("neighbours", 0)
     evidence, atypical = {}, {}
-    if (run / "models/vote").is_dir():
-        feats = run_features(run, oof, members)
+    if has_models:
+        feats = run_features(run, oof, x, members)
         found, evidence = neighbour_rows(feats, oof, keys, review, vote_params,
                                          tuple(sorted({*NEIGHBOURS, configured_k} - {0})))
         rows.update(found)
