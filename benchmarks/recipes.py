@@ -104,6 +104,10 @@ RECIPES = {
     "neighbours_20_remove": ({"vote_filter": {"neighbours": 20, "action": "remove"}},
                              "neighbours_20 removing its noisy flags instead of relabelling them: a wrong relabel "
                              "is copied into every crop and variation of the image, a wrong removal loses one image"),
+    "variations_elastic": ({"variations": {"probability": {"stroke": 0.7, "blur": 0.3, "noise": 0.3, "tone": 0.5,
+                                                           "elastic": 0.5}}},
+                           "half of the variations also bend their strokes elastically (up to 4% of the side, "
+                           "smoothed over 10%): a hand's shape changes within a numeral, not only as a whole"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe

@@ -1,10 +1,12 @@
 """variations: one hand's sheet-to-sheet variation, seeded and guarded against cutting the numeral."""
+import hashlib
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from conftest import numeral_image
-from dcai.variations import change_stroke, check_params, generate_variations, vary
+from dcai.variations import change_stroke, check_params, elastic_field, generate_variations, vary
 from test_generators import originals
 
 PARAMS = {"per_class": 12, "seed": 4, "workers": 2, "stroke": 0.02, "rotate": 10, "shear": 10, "scale": [0.85, 1.1],
@@ -81,3 +83,31 @@ def test_unknown_steps_and_bad_scales_are_refused():
         check_params({**PARAMS, "probability": {"smudge": 0.5}})
     with pytest.raises(ValueError, match="scale"):
         check_params({**PARAMS, "scale": [1.2, 0.9]})
+
+
+def test_an_elastic_bend_moves_the_strokes_by_its_share_of_the_side_and_is_guarded():
+    field = elastic_field((200, 100), 0.04, 0.1, np.random.default_rng(3))
+    rms = float(np.sqrt((field ** 2).sum(axis=0).mean()))
+    assert field.shape == (2, 200, 100) and rms == pytest.approx(4.0, rel=1e-3)  # 4% of the 100-pixel side
+    smooth = np.abs(np.diff(field, axis=2)).mean()
+    assert smooth < 0.1 * np.abs(field).mean()  # neighbours move together: a stroke bends, it does not break
+    bent = {**PARAMS, "elastic": 0.04, "elastic_smoothness": 0.1,
+            "probability": {**PARAMS["probability"], "elastic": 1.0}}
+    out, record, _ = vary(bar(), bent, np.random.default_rng(5))
+    plain, plain_record, _ = vary(bar(), PARAMS, np.random.default_rng(5))
+    assert "elastic(" in record and "elastic(" not in plain_record and not np.array_equal(out, plain)
+    edge = np.full((100, 100), 255, np.uint8)
+    edge[30:70, 0:4] = 0  # a stroke on the frame's edge: a bend pushes part of it out
+    still = {**bent, "rotate": 0, "shear": 0, "scale": [1, 1], "translate": 0, "probability": {"elastic": 1.0}}
+    kept = [vary(edge.copy(), still, np.random.default_rng(s))[2] for s in range(10)]
+    assert min(kept) < 0.95  # the guard sees ink the bend moved out of the frame
+
+
+def test_without_elastic_a_variation_draws_what_it_drew_before_the_step_existed():
+    off = {**PARAMS, "probability": {**PARAMS["probability"], "elastic": 0.0}}
+    digest = hashlib.sha256()
+    for seed in range(5):
+        pixels, record, _ = vary(bar(), off, np.random.default_rng(seed))
+        digest.update(pixels.tobytes())
+        digest.update(record.encode())
+    assert digest.hexdigest()[:16] == "5f8eeb09dd8df026"  # the bytes of the code before the elastic step

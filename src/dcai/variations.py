@@ -1,6 +1,7 @@
 """The variation of one hand from sheet to sheet, drawn from the originals: thicker or thinner
 ink, a small rotation, slant, size and position change, a little blur, paper grain, and a
-lighter or darker scan. The SVHN policy (autoaugment) was searched for house numbers; these
+lighter or darker scan, and (when its probability is above 0) an elastic bend of the strokes
+(Simard et al. 2003, the classic augmentation for handwritten digits). The SVHN policy (autoaugment) was searched for house numbers; these
 are the differences between two scans of the same writer's numerals (the competition's
 winner trained on such variants).
 
@@ -19,7 +20,9 @@ import numpy as np
 from .autoaugment import WHITE, ink_map
 from .generate import make_from_originals
 
-STEPS = ("stroke", "blur", "noise", "tone")  # the optional steps; the geometric one always runs
+STEPS = ("stroke", "blur", "noise", "tone", "elastic")  # the optional steps; the affine one always runs
+# elastic's chance is drawn only when it can fire, so recipes without it keep their bytes
+DRAWN_FIRST = STEPS[:4]
 
 
 def check_params(p: dict) -> None:
@@ -47,12 +50,35 @@ def affine(pixels: np.ndarray, rotate: float, shear: float, scale: float, dx: fl
     return transform(image=pixels)["image"]
 
 
+def elastic_field(shape: tuple[int, int], strength: float, smoothness: float,
+                  rng: np.random.Generator) -> np.ndarray:
+    """A random displacement field (2, H, W), smoothed with a Gaussian of `smoothness` x the smaller
+    side so that neighbouring pixels move together (a stroke bends, it does not break), and scaled
+    to a root-mean-square displacement of `strength` x the smaller side. albumentations'
+    ElasticTransform scales by the noise's maximum in pixels, so its bend would depend on the
+    resolution; here, as for every other step, sizes are shares of the image."""
+    side = min(shape)
+    field = rng.standard_normal((2, *shape)).astype(np.float32)
+    for component in field:
+        cv2.GaussianBlur(component, (0, 0), max(1.0, smoothness * side), dst=component,
+                         borderType=cv2.BORDER_REFLECT)
+    rms = float(np.sqrt((field ** 2).sum(axis=0).mean()))
+    return field * np.float32(strength * side / rms) if rms > 0 else field
+
+
+def bend(pixels: np.ndarray, field: np.ndarray, fill: int = WHITE) -> np.ndarray:
+    """Each output pixel is read from where the field points."""
+    rows, cols = np.indices(pixels.shape, dtype=np.float32)
+    return cv2.remap(pixels, cols + field[0], rows + field[1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
 def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndarray, str, float]:
     """One variant of an (H, W) uint8 image. Returns it, a record of what was done, and the
     share of the ink (after the stroke change) that the geometric step kept in the frame."""
     side = min(pixels.shape)
     done = []
-    use = {step: rng.random() < p["probability"].get(step, 0.0) for step in STEPS}
+    use = {step: rng.random() < p["probability"].get(step, 0.0) for step in DRAWN_FIRST}
     if use["stroke"]:
         most = max(1, round(p["stroke"] * side))
         width = int(rng.integers(1, most + 1)) * (1 if rng.random() < 0.5 else -1)
@@ -66,6 +92,12 @@ def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndar
     pixels = affine(pixels, rotate, shear, scale, dx, dy)
     ink = affine(ink, rotate, shear, scale, dx, dy, fill=0)
     done.append(f"affine(rot={rotate:+.1f},shear={shear:+.1f},scale={scale:.2f},dx={dx:+.2f},dy={dy:+.2f})")
+    chance = p["probability"].get("elastic", 0.0)
+    if chance > 0 and rng.random() < chance:
+        strength = rng.uniform(0.5, 1.0) * p["elastic"]
+        field = elastic_field(pixels.shape, strength, p["elastic_smoothness"], rng)
+        pixels, ink = bend(pixels, field), bend(ink, field, fill=0)
+        done.append(f"elastic({strength:.3f})")
     if use["blur"]:
         sigma = rng.uniform(0.25, 1.0) * p["blur"] * side
         pixels = cv2.GaussianBlur(pixels, (0, 0), sigmaX=sigma)
