@@ -101,6 +101,8 @@ def test_an_elastic_bend_moves_the_strokes_by_its_share_of_the_side_and_is_guard
     still = {**bent, "rotate": 0, "shear": 0, "scale": [1, 1], "translate": 0, "probability": {"elastic": 1.0}}
     kept = [vary(edge.copy(), still, np.random.default_rng(s))[2] for s in range(10)]
     assert min(kept) < 0.95  # the guard sees ink the bend moved out of the frame
+    inside = [vary(bar(), still, np.random.default_rng(s))[2] for s in range(10)]
+    assert all(abs(k - 1) < 0.02 for k in inside), inside  # a squeezed stroke has lost no ink
 
 
 def test_without_elastic_a_variation_draws_what_it_drew_before_the_step_existed():

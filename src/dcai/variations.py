@@ -73,6 +73,14 @@ def bend(pixels: np.ndarray, field: np.ndarray, fill: int = WHITE) -> np.ndarray
                      borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
+def bent_area(field: np.ndarray) -> np.ndarray:
+    """How much of the source's area each output pixel reads (the map's Jacobian determinant).
+    A bend squeezes some strokes and stretches others: an ink map bent and weighed by this sums
+    to the ink still in the frame, so the guard counts ink lost to the frame, not ink squeezed."""
+    (dx_dy, dx_dx), (dy_dy, dy_dx) = np.gradient(field[0]), np.gradient(field[1])
+    return (1 + dx_dx) * (1 + dy_dy) - dx_dy * dy_dx
+
+
 def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndarray, str, float]:
     """One variant of an (H, W) uint8 image. Returns it, a record of what was done, and the
     share of the ink (after the stroke change) that the geometric step kept in the frame."""
@@ -96,7 +104,7 @@ def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndar
     if chance > 0 and rng.random() < chance:
         strength = rng.uniform(0.5, 1.0) * p["elastic"]
         field = elastic_field(pixels.shape, strength, p["elastic_smoothness"], rng)
-        pixels, ink = bend(pixels, field), bend(ink, field, fill=0)
+        pixels, ink = bend(pixels, field), bend(ink, field, fill=0) * bent_area(field)
         done.append(f"elastic({strength:.3f})")
     if use["blur"]:
         sigma = rng.uniform(0.25, 1.0) * p["blur"] * side
