@@ -113,7 +113,7 @@ RECIPES = {
                           "shifts of 5%): wider variations, elastic bends and looser guards all scored lower"),
     "slots_8000": ({"balance": {"per_class": 800}},
                    "8,000 of the 10,000 slots (800 per class): the originals, their crops and trims stay, the "
-                   "variations drop from ~420 to ~220 per class, and training takes a fifth less time"),
+                   "variations drop from ~420 to ~220 per class, and each epoch has a fifth fewer steps"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe

@@ -1,9 +1,9 @@
 """The variation of one hand from sheet to sheet, drawn from the originals: thicker or thinner
 ink, a small rotation, slant, size and position change, a little blur, paper grain, and a
 lighter or darker scan, and (when its probability is above 0) an elastic bend of the strokes
-(Simard et al. 2003, the classic augmentation for handwritten digits). The SVHN policy (autoaugment) was searched for house numbers; these
-are the differences between two scans of the same writer's numerals (the competition's
-winner trained on such variants).
+(Simard et al. 2003, the classic augmentation for handwritten digits). The SVHN policy
+(autoaugment) was searched for house numbers; these are the differences between two scans of
+the same writer's numerals (the competition's winner trained on such variants).
 
 Sizes are shares of the image's smaller side, so an original of any resolution varies by
 the same amount once the fixed model has resized it to 32x32. Every value is drawn from the
@@ -83,7 +83,7 @@ def bent_area(field: np.ndarray) -> np.ndarray:
 
 def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndarray, str, float]:
     """One variant of an (H, W) uint8 image. Returns it, a record of what was done, and the
-    share of the ink (after the stroke change) that the geometric step kept in the frame."""
+    share of the ink (after the stroke change) that the geometric steps kept in the frame."""
     side = min(pixels.shape)
     done = []
     use = {step: rng.random() < p["probability"].get(step, 0.0) for step in DRAWN_FIRST}
