@@ -133,10 +133,10 @@ def voted_images(run: Path, oof) -> np.ndarray:
     """The voted originals as the members read them, in oof["ids"] order: decoded once per
     measurement and shared by the test-time shifts, the neighbour rows and the outlier rows."""
     from dcai.manifest import read_manifest
-    from dcai.vote import images_for_members
+    from dcai.vote import images_for_members, member_input
 
     paths = {r["id"]: r["path"] for r in read_manifest(run / "data/standardized/manifest.csv")}
-    return images_for_members([str(run / paths[str(i)]) for i in oof["ids"]])
+    return images_for_members([str(run / paths[str(i)]) for i in oof["ids"]], *member_input(oof))
 
 
 def tta_probs(run: Path, oof, x: np.ndarray, shift: int) -> np.ndarray:

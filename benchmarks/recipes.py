@@ -66,7 +66,8 @@ RECIPES = {
                     "balance": {"priority": ["original", "trim", "crop", "flip", "augment"]}},
                    "400 guarded five-crops per class (80 by default) after the originals and their crops to the ink"),
     "three_members": ({"vote_filter": {"train": {"members": ["resnet", "alexnet", "vgg"], "folds": 5, "epochs": 20,
-                                                 "batch_size": 64, "learning_rate": 0.001, "seed": 17}}},
+                                                 "batch_size": 64, "learning_rate": 0.001, "seed": 17,
+                                                 "input_size": 32, "antialias": False}}},
                       "the vote ensemble of its three strongest members (benchmarks.cleaning: precision 0.72 vs 0.69, "
                       "0.78x the training); configs/dcai2021.yaml's own ensemble since 152101b, so from there on "
                       "it equals `default`"),
@@ -88,7 +89,8 @@ RECIPES = {
     "class_mix_originals": ({"balance": {"class_mix": "originals"}},
                             "each class's share of the 10k slots follows its share of the cleaned originals, not uniform"),
     "vote_40_epochs": ({"vote_filter": {"train": {"members": ["resnet", "alexnet", "vgg"], "folds": 5, "epochs": 40,
-                                                  "batch_size": 64, "learning_rate": 0.001, "seed": 17}}},
+                                                  "batch_size": 64, "learning_rate": 0.001, "seed": 17,
+                                                  "input_size": 32, "antialias": False}}},
                        "stronger vote members: the real ensemble trained 40 epochs instead of 20, so the out-of-fold "
                        "probabilities the filter reads are better informed"),
     "variations_guard_0.98": ({"variations": {"min_ink_kept": 0.98}},

@@ -24,14 +24,14 @@ REPORT = Path("reports/vote_filter.csv")
 def neighbour_evidence(rows: list[dict], ids: list[str], votes, k: int) -> np.ndarray:
     """The members' neighbour votes for the voted originals, in the order of `ids`."""
     from dcai.neighbours import member_features, neighbour_probs
-    from dcai.vote import images_for_members
+    from dcai.vote import images_for_members, member_input
 
     path = {r["id"]: r["path"] for r in rows}
     missing = [i for i in ids if i not in path]
     if missing:
         raise ValueError(f"{VOTES} votes on {len(missing)} images that {IN} lacks (e.g. id {missing[0]}): "
                          "rerun vote_train")
-    x = images_for_members([path[i] for i in ids])
+    x = images_for_members([path[i] for i in ids], *member_input(votes))
     folds = votes["folds"]
     feats = member_features(MODELS, [str(m) for m in votes["members"]], x, int(folds.max()) + 1)
     return neighbour_probs(feats, votes["labels"], folds, k)

@@ -23,7 +23,7 @@ def main() -> None:
     rows = [r for r in read_manifest(IN) if r["kind"] == "original"]
     labels = label_indices(rows)
     folds = stratified_folds(labels, p["folds"], p["seed"])
-    x = images_for_members([r["path"] for r in rows])
+    x = images_for_members([r["path"] for r in rows], p["input_size"], p["antialias"])
     with atomic_dir(MODELS) as models_tmp:
         result = out_of_fold_probs(x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"],
                                    p["seed"], weights_dir=models_tmp, resume_dir=RESUME,
@@ -34,7 +34,8 @@ def main() -> None:
     probs = result["probs"]
     with atomic_dir(OUT) as tmp:
         np.savez_compressed(tmp / "oof.npz", probs=probs, labels=labels, folds=folds,
-                            ids=np.array([r["id"] for r in rows]), members=np.array(p["members"]))
+                            ids=np.array([r["id"] for r in rows]), members=np.array(p["members"]),
+                            input_size=p["input_size"], antialias=p["antialias"])
     ensemble = probs.mean(axis=0).argmax(axis=1)
     write_json("metrics/vote_train.json", {
         "images": len(rows), "folds": p["folds"], "members": p["members"],

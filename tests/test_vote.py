@@ -53,7 +53,7 @@ def test_an_interrupted_run_resumes_without_retraining_what_finished(tmp_path, m
     sorted((tmp_path / "resume").glob("allconv_fold1-*.npz"))[0].unlink()
     built = []
     real_build = dcai.vote_models.build_member
-    monkeypatch.setattr(dcai.vote_models, "build_member", lambda *a: built.append(a[0]) or real_build(*a))
+    monkeypatch.setattr(dcai.vote_models, "build_member", lambda *a, **k: built.append(a[0]) or real_build(*a, **k))
     again = out_of_fold_probs(*args, weights_dir=tmp_path / "w2", resume_dir=tmp_path / "resume")
     assert built == ["allconv"] and again["resumed"] == 3
     np.testing.assert_array_equal(again["probs"][:, folds == 0], first["probs"][:, folds == 0])
@@ -65,3 +65,38 @@ def test_an_interrupted_run_resumes_without_retraining_what_finished(tmp_path, m
     # the same member in another place of the list starts from other weights: nothing is taken
     moved = out_of_fold_probs(x, labels, ["allconv"], folds, 1, 16, 1e-3, 3, resume_dir=tmp_path / "resume")
     assert moved["resumed"] == 0
+
+
+def _thin_stroke_image(path):
+    """320x320 paper with a 2-pixel stroke on columns the loader's 10x downscale never samples:
+    output column j interpolates input columns 10j+4 and 10j+5 (half-pixel centres)."""
+    from PIL import Image
+
+    pixels = np.full((320, 320), 255, np.uint8)
+    pixels[40:280, 157:159] = 0
+    Image.fromarray(pixels).save(path)
+    return str(path)
+
+
+def test_antialiased_member_input_keeps_a_stroke_the_loader_drops(tmp_path):
+    from dcai.vote import images_for_members
+
+    path = _thin_stroke_image(tmp_path / "i.png")
+    assert images_for_members([path]).max() == 0  # the competition's loader: the stroke is gone
+    kept = images_for_members([path], antialias=True)
+    assert kept.shape == (1, 32, 32, 1) and kept.max() == 1.0
+    assert set(np.flatnonzero(kept[0, 10, :, 0] > 0)) <= {15, 16}  # where the stroke was, nowhere else
+    assert images_for_members([path], 48, True).shape == (1, 48, 48, 1)
+
+
+def test_members_train_on_the_input_size_they_are_given():
+    from dcai.vote import member_input
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(10), 2)
+    x = rng.uniform(0, 1, (20, 48, 48, 1)).astype(np.float32)
+    result = out_of_fold_probs(x, labels, ["lenet5"], stratified_folds(labels, 2, seed=2), 1, 16, 1e-3, 3)
+    assert result["probs"].shape == (1, 20, 10)
+    # a votes file records its members' input; one written before that was the loader's 32x32
+    assert member_input({"input_size": np.array(48), "antialias": np.array(True)}) == (48, True)
+    assert member_input({"probs": None}) == (32, False)

@@ -39,16 +39,20 @@ def list_class_folder(folder: str | Path) -> tuple[list[str], np.ndarray]:
     return paths, np.array(labels, dtype=np.int64)
 
 
-def decode_like_loader(paths: list[str]) -> np.ndarray:
-    """(N, 32, 32, 3) float32 pixels, exactly as the competition's loader makes them."""
+def decode_like_loader(paths: list[str], size: tuple[int, int] = IMAGE_SIZE, antialias: bool = False) -> np.ndarray:
+    """(N, 32, 32, 3) float32 pixels, exactly as the competition's loader makes them.
+
+    Another `size`, or `antialias` (each output pixel averages the input pixels it covers
+    instead of interpolating the nearest four, so thin strokes are not dropped), are for
+    the vote members only: the fixed model always sees the loader's own pixels."""
     import tensorflow as tf
 
     def decode(path):
         image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return tf.image.resize(image, IMAGE_SIZE, method="bilinear")
+        return tf.image.resize(image, size, method="bilinear", antialias=antialias)
 
     if not paths:
-        return np.zeros((0, *IMAGE_SIZE, 3), np.float32)
+        return np.zeros((0, *size, 3), np.float32)
     ds = tf.data.Dataset.from_tensor_slices(paths).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
                                                        deterministic=True)
     return np.concatenate([b.numpy() for b in ds.batch(512)], axis=0)

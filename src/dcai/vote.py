@@ -28,13 +28,21 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     return folds
 
 
-def images_for_members(paths: list[str]) -> np.ndarray:
-    """(N, 32, 32, 1) float32, ink 1 and paper 0, each image scaled so its darkest ink is 1
+def images_for_members(paths: list[str], size: int = 32, antialias: bool = False) -> np.ndarray:
+    """(N, size, size, 1) float32, ink 1 and paper 0, each image scaled so its darkest ink is 1
     (faint pencil and heavy marker look alike to the members)."""
     from .images import decode_like_loader
 
-    ink = 1.0 - decode_like_loader(paths)[..., :1] / 255.0
+    ink = 1.0 - decode_like_loader(paths, (size, size), antialias)[..., :1] / 255.0
     return ink / np.maximum(ink.max(axis=(1, 2, 3), keepdims=True), 1e-6)
+
+
+def member_input(votes) -> tuple[int, bool]:
+    """(size, antialias) of the images the members of a votes file (oof.npz) were trained on;
+    files from before these were recorded were 32x32 as the loader makes them."""
+    if "input_size" not in votes:
+        return 32, False
+    return int(votes["input_size"]), bool(votes["antialias"])
 
 
 def jittered_batches(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int, shift: int):
@@ -87,7 +95,7 @@ def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_
     start = time.perf_counter()
     x, y, folds = shared["x"], shared["y"], shared["folds"]
     train, held_out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-    model = build_member(name, len(CLASSES), init_seed(seed, m, fold))
+    model = build_member(name, len(CLASSES), init_seed(seed, m, fold), input_shape=x.shape[1:])
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
     model.fit(jittered_batches(x[train], y[train], epochs, batch_size, seed + fold, shift),

@@ -72,11 +72,11 @@ SEQUENTIAL_MEMBERS = {"lenet5": lenet5, "alexnet": alexnet, "allconv": allconv, 
 MEMBERS = (*SEQUENTIAL_MEMBERS, "resnet")
 
 
-def build_member(name: str, n_classes: int, seed: int) -> tf.keras.Model:
+def build_member(name: str, n_classes: int, seed: int, input_shape: tuple = INPUT_SHAPE) -> tf.keras.Model:
     if name not in MEMBERS:
         raise ValueError(f"vote_filter member {name!r} is not one of {MEMBERS}")
     tf.keras.utils.set_random_seed(seed)  # seeds Keras's initializers too, not only TensorFlow's ops
-    inputs = tf.keras.Input(INPUT_SHAPE)
+    inputs = tf.keras.Input(input_shape)
     x = inputs
     if name == "resnet":
         x = _resnet(x)
