@@ -75,7 +75,7 @@ def main() -> None:
     t = p["train"]
     with tempfile.TemporaryDirectory() as tmp:
         paths, labels = load_paths(args.data, Path(tmp))
-        x = images_for_members(paths)
+        x = images_for_members(paths, t["input_size"], t["antialias"])
     noisy, planted = plant_noise(labels, args.fraction, args.seed)
     cache = args.out.with_suffix(".npz")  # the probabilities: re-judge other thresholds without retraining
     if cache.exists() and not args.retrain:

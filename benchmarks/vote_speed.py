@@ -52,7 +52,7 @@ def main() -> int:
     from dcai.vote import images_for_members, out_of_fold_probs, stratified_folds
 
     paths, labels = originals(args.data)
-    x = images_for_members(paths)
+    x = images_for_members(paths, config["input_size"], config["antialias"])
     folds = stratified_folds(labels, args.folds, config["seed"])
     runs = {}
     for name, compute in (("one at a time", {"processes": 1, "threads": args.threads}),
