@@ -1,5 +1,6 @@
 """Stage vote_train: out-of-fold class probabilities of every original, from every member."""
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,8 @@ import numpy as np
 from dcai.atomic import atomic_dir, write_json
 from dcai.manifest import read_manifest
 from dcai.params import load_params
-from dcai.vote import images_for_members, label_indices, member_agreement, out_of_fold_probs, stratified_folds
+from dcai.vote import (check_member_input, images_for_members, label_indices, member_agreement, out_of_fold_probs,
+                       stratified_folds)
 
 IN = Path("data/standardized/manifest.csv")
 OUT = Path("data/vote")
@@ -19,6 +21,10 @@ def main() -> None:
     group = load_params("vote_filter")
     p, speed = group["train"], group["speed"]
     compute = load_params("compute")
+    try:
+        check_member_input(p["input_size"])
+    except ValueError as err:
+        sys.exit(f"vote_train: {err}")
     processes = max(1, speed["models_at_once"])
     rows = [r for r in read_manifest(IN) if r["kind"] == "original"]
     labels = label_indices(rows)

@@ -100,3 +100,14 @@ def test_members_train_on_the_input_size_they_are_given():
     # a votes file records its members' input; one written before that was the loader's 32x32
     assert member_input({"input_size": np.array(48), "antialias": np.array(True)}) == (48, True)
     assert member_input({"probs": None}) == (32, False)
+
+
+def test_a_member_input_too_small_for_the_members_is_refused():
+    import pytest
+
+    from dcai.vote import check_member_input
+
+    check_member_input(48)
+    for bad in (16, 32.5, True, "32"):
+        with pytest.raises(ValueError, match="input_size"):
+            check_member_input(bad)

@@ -40,7 +40,8 @@ def list_class_folder(folder: str | Path) -> tuple[list[str], np.ndarray]:
 
 
 def decode_like_loader(paths: list[str], size: tuple[int, int] = IMAGE_SIZE, antialias: bool = False) -> np.ndarray:
-    """(N, 32, 32, 3) float32 pixels, exactly as the competition's loader makes them.
+    """(N, *size, 3) float32 pixels; at the default size and without antialiasing, exactly as
+    the competition's loader makes them.
 
     Another `size`, or `antialias` (each output pixel averages the input pixels it covers
     instead of interpolating the nearest four, so thin strokes are not dropped), are for

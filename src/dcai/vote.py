@@ -13,6 +13,7 @@ import numpy as np
 
 from .atomic import atomic_write_bytes
 from .classes import CLASS_INDEX, CLASSES
+from .images import IMAGE_SIZE
 from .probabilities import softmax
 
 
@@ -28,7 +29,13 @@ def stratified_folds(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     return folds
 
 
-def images_for_members(paths: list[str], size: int = 32, antialias: bool = False) -> np.ndarray:
+def check_member_input(size) -> None:
+    if isinstance(size, bool) or not isinstance(size, int) or size < IMAGE_SIZE[0]:
+        raise ValueError(f"vote_filter.train.input_size must be a whole number of pixels, at least {IMAGE_SIZE[0]} "
+                         f"(the members' layers are sized for 32x32 or more), not {size!r}")
+
+
+def images_for_members(paths: list[str], size: int = IMAGE_SIZE[0], antialias: bool = False) -> np.ndarray:
     """(N, size, size, 1) float32, ink 1 and paper 0, each image scaled so its darkest ink is 1
     (faint pencil and heavy marker look alike to the members)."""
     from .images import decode_like_loader
@@ -41,7 +48,7 @@ def member_input(votes) -> tuple[int, bool]:
     """(size, antialias) of the images the members of a votes file (oof.npz) were trained on;
     files from before these were recorded were 32x32 as the loader makes them."""
     if "input_size" not in votes:
-        return 32, False
+        return IMAGE_SIZE[0], False
     return int(votes["input_size"]), bool(votes["antialias"])
 
 
