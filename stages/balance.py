@@ -2,8 +2,10 @@
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from dcai.atomic import write_json
-from dcai.balance import cap_to_budget, repeat_originals
+from dcai.balance import cap_to_budget, hard_example_weights, origin_label_probs, repeat_originals
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
@@ -15,7 +17,17 @@ STREAMS = {  # manifest -> the kinds of image it holds
     Path("data/autoaugment/manifest.csv"): ("augment",),
     Path("data/variations/manifest.csv"): ("variation",),
 }
+VOTES = Path("data/vote/oof.npz")
 OUT = Path("data/balanced/manifest.csv")
+
+
+def mean_origin_prob(rows: list[dict], label_probs: dict[str, float]) -> dict[str, float]:
+    """Per kind, the mean out-of-fold p(label) of the originals the kept images come from."""
+    by_kind: dict[str, list[float]] = {}
+    for row in rows:
+        if row["origin_id"] in label_probs:
+            by_kind.setdefault(row["kind"], []).append(label_probs[row["origin_id"]])
+    return {k: round(float(np.mean(v)), 4) for k, v in sorted(by_kind.items())}
 
 
 def main() -> int:
@@ -26,13 +38,22 @@ def main() -> int:
         for row in read_manifest(path):
             if row["kind"] in kinds:
                 streams.setdefault(row["kind"], []).append(row)
+    label_probs, weights = {}, None
+    if VOTES.exists():
+        votes = np.load(VOTES)
+        label_probs = origin_label_probs(streams.get("original", []), [str(i) for i in votes["ids"]], votes["probs"])
     try:
+        if p["hard_example_weight"]:
+            if not label_probs:
+                raise ValueError(f"hard_example_weight is {p['hard_example_weight']}, but {VOTES} has no votes "
+                                 "on these originals: run vote_train")
+            weights = hard_example_weights(label_probs, p["hard_example_weight"])
         repeats = repeat_originals(streams.get("original", []), p["original_copies"])
         if repeats:
             streams["repeat"] = repeats
         kept, dropped, targets = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
                                                package["batch_size"], p["seed"], p["role_priority"],
-                                               p["role_budget"], p["class_mix"])
+                                               p["role_budget"], p["class_mix"], weights)
     except ValueError as err:
         print(f"balance: {err}", file=sys.stderr)
         return 1
@@ -47,6 +68,8 @@ def main() -> int:
         "class_mix": p["class_mix"], "target_per_class": targets,
         "available": {k: len(v) for k, v in sorted(streams.items())},
         "per_class": dict(sorted(per_class.items())),
+        "hard_example_weight": p["hard_example_weight"],
+        "origin_label_prob": mean_origin_prob(kept, label_probs),  # mean p(label) of the kept images' originals
         "per_role": count_by([{"role": r.get("role") or "competition"} for r in kept], "role"),
     })
     print(f"balance: {len(kept)} images, {min(targets.values())}-{max(targets.values())} per class at most")

@@ -1,8 +1,10 @@
 from collections import Counter
 
+import numpy as np
 import pytest
 
-from dcai.balance import cap_to_budget, class_targets, repeat_originals, safe_total
+from dcai.balance import (cap_to_budget, class_targets, hard_example_weights, origin_label_probs, repeat_originals,
+                          safe_total)
 from dcai.budget import fits_budget
 from dcai.classes import CLASSES
 from dcai.split import split_rows
@@ -130,3 +132,34 @@ def test_class_mix_originals_gives_each_class_its_share_of_the_originals_and_fil
         class_targets(originals, total, None, "proportional")
     with pytest.raises(ValueError, match="no originals"):
         class_targets([], total, None, "originals")
+
+
+def test_hard_example_weight_gives_the_hard_originals_more_of_the_slots():
+    streams = {"original": stream("original", 50), "variation": stream("variation", 200)}
+    hard = {f"{c}-{k}" for c in CLASSES for k in range(25)}  # half of each class's 50 originals
+    probs = {o["origin_id"]: 0.1 if o["origin_id"] in hard else 0.99 for o in streams["original"]}
+
+    def hard_share(weights):
+        kept, _, _ = cap_to_budget(streams, ["original", "variation"], 90, 10_000, 8, seed=3, origin_weights=weights)
+        made = [r for r in kept if r["kind"] == "variation"]
+        assert len(made) == 400
+        return sum(r["origin_id"] in hard for r in made) / len(made)
+
+    weights = hard_example_weights(probs, 4)
+    assert weights["i-0"] == pytest.approx(4.6) and weights["i-49"] == pytest.approx(1.04)
+    assert 0.4 < hard_share(None) < 0.6
+    # weights 4.6 vs 1.04: hard originals hold most of the 40 slots of the 200 variants per class
+    assert hard_share(weights) > 0.75
+    a, _, _ = cap_to_budget(streams, ["original", "variation"], 90, 10_000, 8, seed=3, origin_weights=weights)
+    b, _, _ = cap_to_budget(streams, ["original", "variation"], 90, 10_000, 8, seed=3, origin_weights=weights)
+    assert a == b
+    with pytest.raises(ValueError, match="balance.hard_example_weight must be a number >= 0"):
+        hard_example_weights(probs, -1)
+
+
+def test_origin_label_probs_read_the_members_mean_for_the_label_the_original_has_now():
+    originals = [{"origin_id": "a", "label": "ii"}, {"origin_id": "b", "label": "vii"}, {"origin_id": "c", "label": "i"}]
+    probs = np.zeros((2, 2, len(CLASSES)))
+    probs[:, 0, CLASSES.index("ii")] = [0.2, 0.6]
+    probs[:, 1, CLASSES.index("vii")] = [0.9, 0.7]  # b was relabelled to vii: its new label's probability counts
+    assert origin_label_probs(originals, ["a", "b"], probs) == pytest.approx({"a": 0.4, "b": 0.8})  # c: no votes

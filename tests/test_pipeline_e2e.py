@@ -1,6 +1,7 @@
 """`dvc repro` of the whole pipeline on tiny built-in data, in a temporary copy of the repo."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from PIL import Image
 from conftest import REPO
 from dcai.classes import CLASSES
 from dcai.manifest import read_manifest
+from dcai.show import BREAKDOWNS
 
 pytestmark = pytest.mark.e2e
 BIN = Path(sys.executable).parent
@@ -28,7 +30,8 @@ TINY = {
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
     "variations": {"per_class": 6},
-    "balance": {"per_class": 24, "priority": ["original", "crop", "variation", "flip", "trim", "augment"]},
+    "balance": {"per_class": 24, "priority": ["original", "crop", "variation", "flip", "trim", "augment"],
+                "hard_example_weight": 2},
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 2, "seeds": [1, 2]},
 }
@@ -112,6 +115,8 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert all(k.get("original", 0) >= 10 for k in balance["per_class"].values())  # originals come first
     assert metrics(root, "variations")["images_out"] == 60
     assert all(k.get("variation", 0) >= 1 for k in balance["per_class"].values())  # ranked before flips
+    # every original has its out-of-fold p(label), and the draw favoured the hard ones' variants
+    assert balance["hard_example_weight"] == 2 and set(balance["origin_label_prob"]) >= {"original", "variation"}
     split = metrics(root, "split")
     assert split["train"] + split["val"] + split["dropped"] == balance["images_out"]
     package = metrics(root, "package")
@@ -272,9 +277,14 @@ def test_sweep_an_experiment_a_queue_and_compare_them(project):
     for n in (3, 4, 5):
         diff = json.loads(run([dvc, "metrics", "diff", "HEAD", f"aa{n}", "--json"], root, env))
         assert diff["metrics/autoaugment.json"]["images_out"] == {"old": 100, "new": 10 * n, "diff": 10 * n - 100}
-    table = run([str(BIN / "dcai-show"), "--csv"], root, env)  # the README's view
+    table = run([str(BIN / "dcai-show"), "--csv"], root, env)  # the README's view: what changed
     header = table.splitlines()[0].split(",")
-    assert {"autoaugment.per_class", "test.builtin.accuracy", "test.holdout.accuracy"} <= set(header), header
+    assert "autoaugment.per_class" in header, header
+    # the scores are kept by its drop whether or not a 2-epoch model's score moved between experiments
+    every = run([dvc, "exp", "show", "--csv"], root, env).splitlines()[0].split(",")
+    shown = [h for h in every if not re.compile(BREAKDOWNS).match(h)]
+    assert {"test.builtin.accuracy", "test.holdout.accuracy", "val.accuracy"} <= set(shown), shown
+    assert "per_seed.1.test.builtin.accuracy" in every and "per_seed.1.test.builtin.accuracy" not in shown
     assert any(h.endswith("autoaugment.json:images_out") for h in header), header
     assert len(header) <= 25 and not any("per_class." in h or "per_seed" in h for h in header), header
     assert all(f"aa{n}," in table for n in (3, 4, 5))

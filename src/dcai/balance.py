@@ -5,7 +5,7 @@ from collections import Counter
 import numpy as np
 
 from .budget import check_budget_params
-from .classes import CLASSES
+from .classes import CLASS_INDEX, CLASSES
 from .manifest import derived_row
 
 OVER_TARGET = "over the class target"
@@ -54,6 +54,36 @@ def class_targets(originals: list[dict], total: int, per_class: int | None, clas
     return {c: min(cap, n) for c, n in shares.items()}
 
 
+def origin_label_probs(originals: list[dict], vote_ids: list[str], probs: np.ndarray) -> dict[str, float]:
+    """Each voted original's out-of-fold probability (mean over the members) of its label,
+    after the vote filter (a relabelled original: of its new label), by origin id."""
+    mean = probs.mean(axis=0) if probs.ndim == 3 else probs
+    row_of = {i: k for k, i in enumerate(vote_ids)}
+    return {r["origin_id"]: float(mean[row_of[r["origin_id"]], CLASS_INDEX[r["label"]]])
+            for r in originals if r["origin_id"] in row_of}
+
+
+def hard_example_weights(label_probs: dict[str, float], strength: float) -> dict[str, float]:
+    """Each original's weight, 1 + strength x (1 - p(label)). The images made from an original
+    the ensemble finds hard get its weight in the draw for a slot, so the budget holds more
+    variants of what the model is likely to get wrong and fewer of what it already reads.
+    Originals the ensemble did not vote on keep weight 1 (`draw_order`)."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength < 0:
+        raise ValueError(f"balance.hard_example_weight must be a number >= 0, got {strength!r}")
+    return {origin: 1.0 + strength * (1.0 - p) for origin, p in label_probs.items()}
+
+
+def draw_order(members: list[dict], rng: np.random.Generator, weights: dict[str, float] | None) -> np.ndarray:
+    """A seeded random order of `members`; with weights (by origin), a weighted draw without
+    replacement: sorting log(u) / w descending picks each next image with chance in proportion
+    to its weight (Efraimidis & Spirakis 2006)."""
+    if weights is None:
+        return rng.permutation(len(members))
+    w = np.array([weights.get(r["origin_id"], 1.0) for r in members], dtype=np.float64)
+    keys = np.log(rng.random(len(members))) / w
+    return np.argsort(-keys, kind="stable")
+
+
 def _role(row: dict) -> str:
     return row.get("role") or "competition"
 
@@ -61,12 +91,14 @@ def _role(row: dict) -> str:
 def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class: int | None,
                   max_images: int, batch_size: int, seed: int, role_priority: list[str] | None = None,
                   role_budget: dict[str, int | None] | None = None,
-                  class_mix: str = "uniform") -> tuple[list[dict], list[dict], dict[str, int]]:
+                  class_mix: str = "uniform",
+                  origin_weights: dict[str, float] | None = None) -> tuple[list[dict], list[dict], dict[str, int]]:
     """Fill each class up to its target (`class_targets`) from the streams in priority order.
 
     Within a stream, sources come in `role_priority` order (a seeded random sample within
     a role), and a role with a budget gives at most that many images per class, whatever
-    their kind. Returns (kept, dropped, targets per class).
+    their kind. With `origin_weights` (`hard_example_weights`) the sample within a role is
+    weighted by the image's origin. Returns (kept, dropped, targets per class).
     """
     check_budget_params(max_images, batch_size, len(CLASSES))
     if per_class is not None and (not isinstance(per_class, int) or per_class < 1):
@@ -90,7 +122,7 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
         used = dict.fromkeys(role_budget, 0)
         for kind in priority:
             members = [r for r in streams.get(kind, []) if r["label"] == label]
-            order = sorted(rng.permutation(len(members)), key=lambda k: rank.get(_role(members[k]), 0))
+            order = sorted(draw_order(members, rng, origin_weights), key=lambda k: rank.get(_role(members[k]), 0))
             for k in order:
                 row, role = members[k], _role(members[k])
                 if role in role_budget and used[role] >= role_budget[role]:
