@@ -153,7 +153,9 @@ def test_hard_example_weight_gives_the_hard_originals_more_of_the_slots():
     a, _, _ = cap_to_budget(streams, ["original", "variation"], 90, 10_000, 8, seed=3, origin_weights=weights)
     b, _, _ = cap_to_budget(streams, ["original", "variation"], 90, 10_000, 8, seed=3, origin_weights=weights)
     assert a == b
-    with pytest.raises(ValueError, match="balance.hard_example_weight must be a number >= 0"):
+    # below 0 the draw turns away from the hard originals: weights 0.19 vs 0.991
+    assert hard_share(hard_example_weights(probs, -0.9)) < 0.25
+    with pytest.raises(ValueError, match="balance.hard_example_weight must be a number above -1"):
         hard_example_weights(probs, -1)
 
 

@@ -65,11 +65,12 @@ def origin_label_probs(originals: list[dict], vote_ids: list[str], probs: np.nda
 
 def hard_example_weights(label_probs: dict[str, float], strength: float) -> dict[str, float]:
     """Each original's weight, 1 + strength x (1 - p(label)). The images made from an original
-    the ensemble finds hard get its weight in the draw for a slot, so the budget holds more
-    variants of what the model is likely to get wrong and fewer of what it already reads.
-    Originals the ensemble did not vote on keep weight 1 (`draw_order`)."""
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength < 0:
-        raise ValueError(f"balance.hard_example_weight must be a number >= 0, got {strength!r}")
+    get its weight in the draw for a slot: above 0, the budget holds more variants of the
+    originals the ensemble finds hard; between -1 and 0, fewer (a doubtful original's variants
+    copy its doubt). Originals the ensemble did not vote on keep weight 1 (`draw_order`)."""
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or strength <= -1:
+        raise ValueError(f"balance.hard_example_weight must be a number above -1 (a weight must stay above 0), "
+                         f"got {strength!r}")
     return {origin: 1.0 + strength * (1.0 - p) for origin, p in label_probs.items()}
 
 
