@@ -121,6 +121,10 @@ RECIPES = {
                         "the variations' slots drawn with weight 1 + 4 x (1 - p), p the vote ensemble's out-of-fold "
                         "probability of their original's label: the kept variations' originals average p 0.68 "
                         "instead of 0.75, more variants of what the model is likely to get wrong"),
+    "easy_examples_0.9": ({"balance": {"hard_example_weight": -0.9}},
+                          "the other direction of hard_examples_4: the variations' slots drawn with weight "
+                          "1 - 0.9 x (1 - p), so fewer variants of the originals the ensemble doubts (the kept "
+                          "variations' originals average p 0.80 instead of 0.75)"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
