@@ -56,8 +56,9 @@ def class_targets(originals: list[dict], total: int, per_class: int | None, clas
 
 def origin_label_probs(originals: list[dict], vote_ids: list[str], probs: np.ndarray) -> dict[str, float]:
     """Each voted original's out-of-fold probability (mean over the members) of its label,
-    after the vote filter (a relabelled original: of its new label), by origin id."""
-    mean = probs.mean(axis=0) if probs.ndim == 3 else probs
+    after the vote filter (a relabelled original: of its new label), by origin id. `probs` is
+    vote_train's (members, images, classes) array."""
+    mean = probs.mean(axis=0)
     row_of = {i: k for k, i in enumerate(vote_ids)}
     return {r["origin_id"]: float(mean[row_of[r["origin_id"]], CLASS_INDEX[r["label"]]])
             for r in originals if r["origin_id"] in row_of}
