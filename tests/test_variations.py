@@ -113,3 +113,25 @@ def test_without_elastic_a_variation_draws_what_it_drew_before_the_step_existed(
         digest.update(pixels.tobytes())
         digest.update(record.encode())
     assert digest.hexdigest()[:16] == "5f8eeb09dd8df026"  # the bytes of the code before the elastic step
+
+
+def test_a_stretch_changes_the_width_to_height_ratio_and_keeps_the_ink():
+    def ink_box(pixels):  # width, height of the ink
+        rows, cols = np.nonzero(pixels < 128)
+        return np.ptp(cols) + 1, np.ptp(rows) + 1
+
+    square = np.full((100, 100), 255, np.uint8)
+    square[35:65, 35:65] = 0
+    still = {**PARAMS, "probability": {}, "rotate": 0, "shear": 0, "scale": [1, 1], "translate": 0, "aspect": 0.4}
+    ratios = []
+    for s in range(30):
+        out, record, kept = vary(square.copy(), still, np.random.default_rng(s))
+        stretch = float(record.split("stretch=")[1].rstrip(")"))
+        width, height = ink_box(out)
+        assert width / height == pytest.approx(stretch, rel=0.08) and kept == pytest.approx(1, abs=0.03)
+        ratios.append(stretch)
+    assert min(ratios) < 1 / 1.25 and max(ratios) > 1.25 and 1 / 1.4 - 1e-6 <= min(ratios) and max(ratios) <= 1.4 + 1e-6
+    plain = {**still, "aspect": 0}
+    assert ink_box(vary(square.copy(), plain, np.random.default_rng(0))[0]) == (30, 30)
+    with pytest.raises(ValueError, match="aspect"):
+        check_params({**still, "aspect": -0.1})

@@ -32,6 +32,9 @@ def check_params(p: dict) -> None:
     low, high = p["scale"]
     if not 0 < low <= high:
         raise ValueError(f"variations.scale must be [low, high] with 0 < low <= high, got {p['scale']}")
+    if p.get("aspect", 0.0) < 0:
+        raise ValueError(f"variations.aspect must be 0 or more (a share of the width to height ratio), "
+                         f"got {p['aspect']}")
 
 
 def change_stroke(pixels: np.ndarray, width: int) -> np.ndarray:
@@ -44,8 +47,12 @@ def change_stroke(pixels: np.ndarray, width: int) -> np.ndarray:
 
 
 def affine(pixels: np.ndarray, rotate: float, shear: float, scale: float, dx: float, dy: float,
-           fill: int = WHITE) -> np.ndarray:
-    transform = A.Affine(rotate=(rotate, rotate), shear={"x": (shear, shear), "y": (0, 0)}, scale=(scale, scale),
+           fill: int = WHITE, stretch: float = 1.0) -> np.ndarray:
+    """`stretch` multiplies the width by sqrt(stretch) and divides the height by it: the width to
+    height ratio changes by `stretch` and the area stays scale^2 (so the ink guard's sum holds)."""
+    across, down = scale * stretch ** 0.5, scale / stretch ** 0.5
+    transform = A.Affine(rotate=(rotate, rotate), shear={"x": (shear, shear), "y": (0, 0)},
+                         scale={"x": (across, across), "y": (down, down)},
                          translate_percent={"x": (dx, dx), "y": (dy, dy)}, fill=fill, p=1.0)
     return transform(image=pixels)["image"]
 
@@ -95,11 +102,15 @@ def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndar
     rotate, shear = rng.uniform(-p["rotate"], p["rotate"]), rng.uniform(-p["shear"], p["shear"])
     scale = rng.uniform(*p["scale"])
     dx, dy = rng.uniform(-p["translate"], p["translate"], size=2)
+    # drawn only when it can act, so recipes without it keep their bytes
+    aspect = p.get("aspect", 0.0)
+    stretch = float(np.exp(rng.uniform(-np.log1p(aspect), np.log1p(aspect)))) if aspect > 0 else 1.0
     ink = ink_map(pixels, p["ink_threshold"])
     ink_before = float(ink.sum())
-    pixels = affine(pixels, rotate, shear, scale, dx, dy)
-    ink = affine(ink, rotate, shear, scale, dx, dy, fill=0)
-    done.append(f"affine(rot={rotate:+.1f},shear={shear:+.1f},scale={scale:.2f},dx={dx:+.2f},dy={dy:+.2f})")
+    pixels = affine(pixels, rotate, shear, scale, dx, dy, stretch=stretch)
+    ink = affine(ink, rotate, shear, scale, dx, dy, fill=0, stretch=stretch)
+    done.append(f"affine(rot={rotate:+.1f},shear={shear:+.1f},scale={scale:.2f},dx={dx:+.2f},dy={dy:+.2f}"
+                + (f",stretch={stretch:.2f})" if aspect > 0 else ")"))
     chance = p["probability"].get("elastic", 0.0)
     if chance > 0 and rng.random() < chance:
         strength = rng.uniform(0.5, 1.0) * p["elastic"]
