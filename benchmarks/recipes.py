@@ -117,6 +117,12 @@ RECIPES = {
     "vote_antialias": ({"vote_filter": {"train": {**VOTE_TRAIN, "antialias": True}}},
                        "the vote members read antialiased 32x32 images instead of the loader's (out of fold 0.865 vs "
                        "0.837, the same time); the fixed model still reads the loader's"),
+    "variations_aspect_0.2": ({"variations": {"aspect": 0.2}},
+                              "variations also stretched: width to height ratio x or / up to 1.2 (vii is taken for "
+                              "viii and vi, and the classes' ink is 1.22 vs 1.32 wide to high: width is a cue to unlearn)"),
+    "variations_aspect_0.4": ({"variations": {"aspect": 0.4}},
+                              "variations stretched up to 1.4 either way, about the spread of a class's own ink "
+                              "ratios (log sd 0.23-0.28 for iii..x)"),
     "hard_examples_4": ({"balance": {"hard_example_weight": 4}},
                         "the variations' slots drawn with weight 1 + 4 x (1 - p), p the vote ensemble's out-of-fold "
                         "probability of their original's label: the kept variations' originals average p 0.68 "
