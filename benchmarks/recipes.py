@@ -36,6 +36,8 @@ BIN = Path(sys.executable).parent
 CONFIG = REPO / "configs/dcai2021.yaml"
 HUMAN_CORRECTIONS = "data/corrections/human_reviewed.yaml"  # written into the clone, never committed
 NO_VOTE_FILTER = {"vote_filter": {"action": "review", "ambiguous_action": "review"}}
+# the competition's folders as absolute paths, for recipes that add sources beside them
+COMPETITION_SOURCES = [str((REPO / s).resolve()) for s in yaml.safe_load(CONFIG.read_text())["ingest"]["sources"]]
 # overrides are shallow per group, so a recipe that changes one knob of the ensemble gives it whole
 VOTE_TRAIN = yaml.safe_load(CONFIG.read_text())["vote_filter"]["train"]
 
@@ -131,6 +133,12 @@ RECIPES = {
                           "the other direction of hard_examples_4: the variations' slots drawn with weight "
                           "1 - 0.9 x (1 - p), so fewer variants of the originals the ensemble doubts (the kept "
                           "variations' originals average p 0.80 instead of 0.75)"),
+    "synthetic_100": ({"ingest": {"sources": [*COMPETITION_SOURCES,
+                                              {"path": "data/builtin/pool", "name": "synth", "role": "synthetic"}]},
+                       "balance": {"role_budget": {"synthetic": 100}}},
+                      "the built-in generator's 100 numerals per class (pen strokes, 16 synthetic writers) beside "
+                      "the competition's originals, budgeted to those 100 (no crops or variations of them): they "
+                      "take 10% of the slots from the variations. Other hands' vii and viii, counted stroke by stroke"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
