@@ -11,7 +11,10 @@ The base is the 2,880 provided images and ../shared/data/dcai2021_review/manual_
 for any reason but being a duplicate whose twin stays in the data; a *hit* is an acted-on
 image the review flags (remove or relabel). Precision = hits / acted on, recall = hits /
 flagged; relabel agreement is over images both relabel. The review only measures: nothing
-here feeds a decision about an image back into the recipe.
+here feeds a decision about an image back into the recipe. Originals of other sources (an
+ingest role other than competition, e.g. the built-in generator's as synthetic) are voted on
+with the rest, as in the pipeline, but left out of every count: the review covers the
+competition's images only.
 
 The vote rules are re-applied to the cached out-of-fold probabilities (data/vote/oof.npz),
 so a threshold sweep costs nothing; clean's removals are read from its report. `--members`
@@ -94,7 +97,7 @@ def vote_actions(probs, labels, keys, rules: VoteRules, only: str | None = None)
         flags = [f if f and f[0] == only else None for f in flags]
     out = {}
     for key, (action, new_label) in zip(keys, decide(probs, labels, flags, rules)):
-        if action in ("remove", "relabel"):
+        if key is not None and action in ("remove", "relabel"):  # None: another source, not in the review
             out[key] = (action, new_label)
     return out
 
@@ -205,7 +208,7 @@ def outlier_rows(feats, folds: np.ndarray, keys: list[str], review: dict) -> tup
     rows, ranks = {}, {}
     for k in OUTLIER_KS:
         ranks[k] = outlier_rank(feats, folds, k)
-        order = np.argsort(-ranks[k], kind="stable")
+        order = [i for i in np.argsort(-ranks[k], kind="stable") if keys[i] is not None]
         for n in OUTLIERS_ACTED_ON:
             rows[f"outliers k={k}: the {n} most atypical, remove"] = score(
                 {keys[i]: ("remove", None) for i in order[:n]}, review)
@@ -232,7 +235,10 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
     manifest = {}
     with open(run / "data/ingested/manifest.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
-            manifest[row["id"]] = review_key(row["original_path"])
+            # images of another source (e.g. role synthetic) are voted on beside the competition's
+            # and shape the rules' evidence, but the review cannot score them: key None
+            competition = row.get("role", "competition") == "competition"
+            manifest[row["id"]] = review_key(row["original_path"]) if competition else None
     oof = dict(np.load(run / "data/vote/oof.npz"))
     has_models = (run / "models/vote").is_dir()
     x = voted_images(run, oof) if has_models or tta_shift else None
@@ -240,7 +246,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
         oof["probs"] = tta_probs(run, oof, x, tta_shift)
     probs, labels = member_probs(oof, members), oof["labels"]
     keys = [manifest[str(i)] for i in oof["ids"]]
-    unknown = [k for k in keys if k not in review]
+    unknown = [k for k in keys if k is not None and k not in review]
     if unknown:
         raise SystemExit(f"cleaning: {len(unknown)} images are not in the review, e.g. {unknown[:3]}: "
                          "is the run on the competition data?")
@@ -281,23 +287,25 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
     pipeline = {**all_clean, **default_vote}
     rows["pipeline as configured (clean + vote filter)"] = score(pipeline, review)
     for k, r in atypical.items():  # do outliers add what the rules miss?
-        beside = [keys[i] for i in np.argsort(-r, kind="stable") if keys[i] not in pipeline]
+        beside = [keys[i] for i in np.argsort(-r, kind="stable") if keys[i] is not None and keys[i] not in pipeline]
         rows[f"pipeline + the {OUTLIERS_ACTED_ON[0]} most atypical it keeps (k={k}), removed"] = score(
             {**pipeline, **{key: ("remove", None) for key in beside[:OUTLIERS_ACTED_ON[0]]}}, review)
     ensemble = probs.mean(axis=0).argmax(axis=1)
     given_label_prob = probs.mean(axis=0)[np.arange(len(labels)), labels]
-    flagged = np.array([review[k]["action"] in ("remove", "relabel") for k in keys])
-    frontier = best_recall_at(-given_label_prob, flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
-    neighbour_frontier = {k: best_recall_at(-e.mean(axis=0)[np.arange(len(labels)), labels], flagged,
+    reviewed = np.array([k is not None for k in keys], dtype=bool)
+    flagged = np.array([review[k]["action"] in ("remove", "relabel") for k in keys if k is not None])
+    frontier = best_recall_at(-given_label_prob[reviewed], flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
+    neighbour_frontier = {k: best_recall_at(-e.mean(axis=0)[np.arange(len(labels)), labels][reviewed], flagged,
                                             rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
                           for k, e in evidence.items()}
-    outlier_frontier = {k: best_recall_at(r, flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
+    outlier_frontier = {k: best_recall_at(r[reviewed], flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
                         for k, r in atypical.items()}
-    relabelled = [i for i, k in enumerate(keys) if review[k]["action"] == "relabel"]
+    relabelled = [i for i, k in enumerate(keys) if k is not None and review[k]["action"] == "relabel"]
     return {
-        "images": len(review), "originals_voted": len(keys), "vote_filter": vote_params,
+        "images": len(review), "originals_voted": len(keys), "originals_of_other_sources": int((~reviewed).sum()),
+        "vote_filter": vote_params,
         "members": members or [str(m) for m in oof["members"]], "tta_shift": tta_shift,
-        "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
+        "oof_accuracy_ensemble": round(float((ensemble == labels)[reviewed].mean()), 4),
         "ensemble_top_class_matches_review_relabel": round(float(np.mean(
             [CLASSES[ensemble[i]] == review[keys[i]]["corrected_label"] for i in relabelled])), 3),
         "rules": rows,
@@ -310,6 +318,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
 def print_table(result: dict) -> None:
     print(f"{result['images']} reviewed images; {result['originals_voted']} originals voted on by "
           f"{' '.join(result['members'])}"
+          f"{f' ({n} of other sources, voted on but not scored)' if (n := result.get('originals_of_other_sources')) else ''}"
           f"{f' (test-time shifts of {s} px)' if (s := result.get('tta_shift')) else ''}; ensemble "
           f"out-of-fold accuracy {result['oof_accuracy_ensemble']}; where the review relabels, the ensemble's "
           f"top class is the review's {result['ensemble_top_class_matches_review_relabel']:.0%} of the time\n")

@@ -149,3 +149,50 @@ def test_an_image_unlike_any_training_image_is_the_most_atypical():
     ranks = outlier_rank([[feats, feats], [feats * 2, feats * 2]], folds, k=5)
     assert ranks.shape == (60,) and 0 <= ranks.min() and ranks.max() <= 1
     assert np.argmax(ranks) == 7 and ranks[7] == 1.0  # first for both members
+
+
+def test_cleaning_scores_the_competition_images_and_leaves_other_sources_out(tmp_path):
+    """A run with another source beside the competition's: its originals are voted on, as in the
+    pipeline, but the review knows only the competition's images, so they are left out of every count."""
+    import csv
+
+    from benchmarks.cleaning import measure
+    from dcai.classes import CLASSES
+
+    ids = [f"c{k}" for k in range(8)] + ["s0", "s1"]
+    roles = ["competition"] * 8 + ["synthetic"] * 2
+    labels = np.array([k % 2 for k in range(10)])  # i and ii
+    probs = np.full((1, 10, len(CLASSES)), 0.01)
+    probs[0, np.arange(10), labels] = 0.91
+    for k, other in ((6, 4), (8, 4)):  # c6 and s0: the ensemble is sure of another class (v)
+        probs[0, k] = 0.005
+        probs[0, k, labels[k]], probs[0, k, other] = 0.05, 0.91
+    probs[0, 7] = 0.1  # c7: unsure of every class, the label included: removed
+    probs[0, 7, labels[7]] = 0.05
+    (tmp_path / "data/ingested").mkdir(parents=True)
+    (tmp_path / "data/vote").mkdir()
+    (tmp_path / "reports").mkdir()
+    with open(tmp_path / "data/ingested/manifest.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, ["id", "role", "original_path"])
+        w.writeheader()
+        for i, role, y in zip(ids, roles, labels):
+            w.writerow({"id": i, "role": role, "original_path": f"/data/{'train' if role == 'competition' else 'pool'}"
+                                                                f"/{CLASSES[y]}/{i}.png"})
+    np.savez(tmp_path / "data/vote/oof.npz", probs=probs, labels=labels, folds=np.arange(10) % 2,
+             ids=np.array(ids), members=np.array(["resnet"]))
+    (tmp_path / "reports/clean_removed.csv").write_text("id,reason,original_path\n")
+    review = {f"train/{CLASSES[y]}/c{k}.png": {"action": "keep", "corrected_label": ""} for k, y in enumerate(labels[:8])}
+    review["train/i/c6.png"] = {"action": "relabel", "corrected_label": "v"}
+    vote_params = {k: v for k, v in yaml.safe_load((REPO / "params.yaml").read_text())["vote_filter"].items()
+                   if k != "train"}
+    result = measure(tmp_path, review, vote_params)
+    configured = result["rules"]["vote filter as configured"]
+    # c6 relabelled to the review's class (a hit), c7 removed (the review keeps it); s0's relabel is not counted
+    assert (configured["acted_on"], configured["hits"], configured["relabels"]) == (2, 1, 1)
+    assert configured["relabel_agreement"] == 1.0
+    assert result["originals_voted"] == 10 and result["originals_of_other_sources"] == 2
+    assert result["oof_accuracy_ensemble"] == 0.75  # over the 8 reviewed: c6 and c7 are wrong
+
+    del review["train/i/c0.png"]  # a competition image the review lacks is still an error
+    with pytest.raises(SystemExit, match="not in the review"):
+        measure(tmp_path, review, vote_params)
