@@ -79,14 +79,16 @@ def score(acted: dict[str, tuple[str, str | None]], review: dict[str, dict]) -> 
     }
 
 
-def clean_actions(run: Path) -> dict[str, dict[str, tuple[str, None]]]:
-    """Per reason kind of clean's report: review key -> (remove, None)."""
+def clean_actions(run: Path, keys_by_id: dict[str, str | None]) -> dict[str, dict[str, tuple[str, None]]]:
+    """Per reason kind of clean's report: review key -> (remove, None), for the competition's
+    images only (keys_by_id: the ingested id's review key, None for another source's)."""
     out: dict[str, dict] = {}
     with open(run / "reports/clean_removed.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             kind = reason_kind(row["reason"])
-            if kind not in TWIN_KEPT:
-                out.setdefault(kind, {})[review_key(row["original_path"])] = ("remove", None)
+            key = keys_by_id.get(row["id"], review_key(row["original_path"]))
+            if kind not in TWIN_KEPT and key is not None:
+                out.setdefault(kind, {})[key] = ("remove", None)
     return out
 
 
@@ -250,7 +252,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
     if unknown:
         raise SystemExit(f"cleaning: {len(unknown)} images are not in the review, e.g. {unknown[:3]}: "
                          "is the run on the competition data?")
-    by_clean = clean_actions(run)
+    by_clean = clean_actions(run, manifest)
     all_clean = {k: v for acts in by_clean.values() for k, v in acts.items()}
     base = rules_from(vote_params)
     rows = {f"clean: {kind}": score(acts, review) for kind, acts in sorted(by_clean.items())}

@@ -180,9 +180,15 @@ def test_cleaning_scores_the_competition_images_and_leaves_other_sources_out(tmp
                                                                 f"/{CLASSES[y]}/{i}.png"})
     np.savez(tmp_path / "data/vote/oof.npz", probs=probs, labels=labels, folds=np.arange(10) % 2,
              ids=np.array(ids), members=np.array(["resnet"]))
-    (tmp_path / "reports/clean_removed.csv").write_text("id,reason,original_path\n")
+    (tmp_path / "reports/clean_removed.csv").write_text(  # clean removed a synthetic image and a competition one
+        "id,reason,original_path\n"
+        "s9,conflict: duplicates disagree on the label (s9=i s8=ii),/data/pool/i/s9.png\n"
+        "c9,blank: ink fraction 0.0000 < 0.001,/data/train/i/c9.png\n")
+    with open(tmp_path / "data/ingested/manifest.csv", "a", newline="") as fh:
+        fh.write("s9,synthetic,/data/pool/i/s9.png\nc9,competition,/data/train/i/c9.png\n")
     review = {f"train/{CLASSES[y]}/c{k}.png": {"action": "keep", "corrected_label": ""} for k, y in enumerate(labels[:8])}
     review["train/i/c6.png"] = {"action": "relabel", "corrected_label": "v"}
+    review["train/i/c9.png"] = {"action": "remove", "corrected_label": ""}
     vote_params = {k: v for k, v in yaml.safe_load((REPO / "params.yaml").read_text())["vote_filter"].items()
                    if k != "train"}
     result = measure(tmp_path, review, vote_params)
@@ -192,6 +198,7 @@ def test_cleaning_scores_the_competition_images_and_leaves_other_sources_out(tmp
     assert configured["relabel_agreement"] == 1.0
     assert result["originals_voted"] == 10 and result["originals_of_other_sources"] == 2
     assert result["oof_accuracy_ensemble"] == 0.75  # over the 8 reviewed: c6 and c7 are wrong
+    assert (result["rules"]["clean: all"]["acted_on"], result["rules"]["clean: all"]["hits"]) == (1, 1)  # c9, not s9
 
     del review["train/i/c0.png"]  # a competition image the review lacks is still an error
     with pytest.raises(SystemExit, match="not in the review"):
