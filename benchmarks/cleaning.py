@@ -86,9 +86,8 @@ def clean_actions(run: Path, keys_by_id: dict[str, str | None]) -> dict[str, dic
     with open(run / "reports/clean_removed.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             kind = reason_kind(row["reason"])
-            key = keys_by_id.get(row["id"], review_key(row["original_path"]))
-            if kind not in TWIN_KEPT and key is not None:
-                out.setdefault(kind, {})[key] = ("remove", None)
+            if kind not in TWIN_KEPT and keys_by_id[row["id"]] is not None:
+                out.setdefault(kind, {})[keys_by_id[row["id"]]] = ("remove", None)
     return out
 
 
@@ -248,6 +247,7 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
         oof["probs"] = tta_probs(run, oof, x, tta_shift)
     probs, labels = member_probs(oof, members), oof["labels"]
     keys = [manifest[str(i)] for i in oof["ids"]]
+    reviewed = np.array([k is not None for k in keys], dtype=bool)
     unknown = [k for k in keys if k is not None and k not in review]
     if unknown:
         raise SystemExit(f"cleaning: {len(unknown)} images are not in the review, e.g. {unknown[:3]}: "
@@ -294,7 +294,6 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
             {**pipeline, **{key: ("remove", None) for key in beside[:OUTLIERS_ACTED_ON[0]]}}, review)
     ensemble = probs.mean(axis=0).argmax(axis=1)
     given_label_prob = probs.mean(axis=0)[np.arange(len(labels)), labels]
-    reviewed = np.array([k is not None for k in keys], dtype=bool)
     flagged = np.array([review[k]["action"] in ("remove", "relabel") for k in keys if k is not None])
     frontier = best_recall_at(-given_label_prob[reviewed], flagged, rows["clean: all"]["flagged_by_review"], TARGET_PRECISION)
     neighbour_frontier = {k: best_recall_at(-e.mean(axis=0)[np.arange(len(labels)), labels][reviewed], flagged,

@@ -36,10 +36,18 @@ BIN = Path(sys.executable).parent
 CONFIG = REPO / "configs/dcai2021.yaml"
 HUMAN_CORRECTIONS = "data/corrections/human_reviewed.yaml"  # written into the clone, never committed
 NO_VOTE_FILTER = {"vote_filter": {"action": "review", "ambiguous_action": "review"}}
-# the competition's folders as absolute paths, for recipes that add sources beside them
-COMPETITION_SOURCES = [str((REPO / s).resolve()) for s in yaml.safe_load(CONFIG.read_text())["ingest"]["sources"]]
+REAL_DATA = yaml.safe_load(CONFIG.read_text())
+
+
+def from_repo(path: str) -> str:
+    """A path of configs/dcai2021.yaml (relative to this checkout) as the clones must see it."""
+    return str((REPO / path).resolve())
+
+
+# the competition's folders, for recipes that add sources beside them
+COMPETITION_SOURCES = [from_repo(s) for s in REAL_DATA["ingest"]["sources"]]
 # overrides are shallow per group, so a recipe that changes one knob of the ensemble gives it whole
-VOTE_TRAIN = yaml.safe_load(CONFIG.read_text())["vote_filter"]["train"]
+VOTE_TRAIN = REAL_DATA["vote_filter"]["train"]
 
 # name: (params overrides on top of the real-data params, what it measures)
 # the default until commit 4339d87, on today's code: the vote filter removed noisy (p < 0.1)
@@ -158,8 +166,8 @@ def real_data_params(params: dict, config: dict, seeds: list[int], overrides: di
     """params.yaml of a clone: configs/dcai2021.yaml with its paths made absolute (they are
     relative to this checkout, and the clone lives elsewhere), the seeds, the recipe's overrides."""
     config = json.loads(json.dumps(config))
-    config["ingest"]["sources"] = [str((REPO / s).resolve()) for s in config["ingest"]["sources"]]
-    config["train_score"]["test_sets"] = {n: str((REPO / p).resolve())
+    config["ingest"]["sources"] = [from_repo(s) for s in config["ingest"]["sources"]]
+    config["train_score"]["test_sets"] = {n: from_repo(p)
                                           for n, p in config["train_score"]["test_sets"].items()}
     config["train_score"]["seeds"] = list(seeds)
     for layer in (config, overrides):
@@ -186,7 +194,7 @@ def run_pipeline(recipe: str, seeds: list[int], commit: str, args) -> dict[int, 
         subprocess.run(["git", "clone", "-q", "--no-checkout", str(REPO), str(clone)], check=True)
         git("checkout", "-q", commit, cwd=clone)
     params = yaml.safe_load((clone / "params.yaml").read_text())
-    params = real_data_params(params, yaml.safe_load(CONFIG.read_text()), seeds, RECIPES[recipe][0])
+    params = real_data_params(params, REAL_DATA, seeds, RECIPES[recipe][0])
     params["train_score"]["speed"]["seeds_at_once"] = args.at_once
     params["train_score"]["epochs"] = args.epochs
     corrections = clone / params["clean"]["corrections"]
@@ -213,7 +221,7 @@ def run_raw(seeds: list[int], args) -> dict[int, dict]:
     """The fixed model on the data as provided: its train/ and val/ folders are the submission."""
     from dcai.seeds import train_seeds
     speed = yaml.safe_load((REPO / "params.yaml").read_text())["train_score"]["speed"]
-    test_sets = {n: (REPO / p).resolve() for n, p in yaml.safe_load(CONFIG.read_text())["train_score"]["test_sets"].items()}
+    test_sets = {n: (REPO / p).resolve() for n, p in REAL_DATA["train_score"]["test_sets"].items()}
     start = time.perf_counter()
     trained = train_seeds(seeds, args.data, test_sets, args.epochs, args.workdir / "raw-weights", speed, None,
                           args.at_once)
