@@ -147,6 +147,10 @@ RECIPES = {
                       "the built-in generator's 100 numerals per class (pen strokes, 16 synthetic writers) beside "
                       "the competition's originals, budgeted to those 100 (no crops or variations of them): they "
                       "take 10% of the slots from the variations. Other hands' vii and viii, counted stroke by stroke"),
+    "stroke_guard_0.6": ({"variations": {"stroke_min_ink_kept": 0.6}},
+                         "the variations' thinning weakened until 60% of the ink is left: the full 2% (5 px at the "
+                         "data's ~250 px, its strokes 4-7 px wide) leaves under half the ink of most originals, and an "
+                         "erased stroke changes the numeral (vii is taken for vi and iii, viii for iii)"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe

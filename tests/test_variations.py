@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from conftest import numeral_image
-from dcai.variations import change_stroke, check_params, elastic_field, generate_variations, vary
+from dcai.variations import change_stroke, check_params, elastic_field, generate_variations, thin_no_further_than, vary
 from test_generators import originals
 
 PARAMS = {"per_class": 12, "seed": 4, "workers": 2, "stroke": 0.02, "rotate": 10, "shear": 10, "scale": [0.85, 1.1],
@@ -135,3 +135,48 @@ def test_a_stretch_changes_the_width_to_height_ratio_and_keeps_the_ink():
     assert ink_box(vary(square.copy(), plain, np.random.default_rng(0))[0]) == (30, 30)
     with pytest.raises(ValueError, match="aspect"):
         check_params({**still, "aspect": -0.1})
+
+
+def two_strokes(width: int) -> np.ndarray:
+    """ii on a 250 px sheet, each stroke `width` px wide: the full 2% stroke change is 5 px."""
+    pixels = np.full((250, 250), 255, np.uint8)
+    pixels[60:190, 90:90 + width] = 0
+    pixels[60:190, 150:150 + width] = 0
+    return pixels
+
+
+def test_thinning_that_would_erase_the_strokes_is_weakened_until_enough_ink_is_left():
+    ii = two_strokes(6)
+    ink = (ii < 128).sum()
+    erased, width = thin_no_further_than(ii, -5, 0.0, 128)
+    assert width == -5 and (erased < 128).sum() < 0.2 * ink  # unguarded: 1 px of each stroke left
+    kept, width = thin_no_further_than(ii, -5, 0.6, 128)
+    assert width == -2 and (kept < 128).sum() >= 0.6 * ink
+    assert (kept[120, 85:105] < 128).any() and (kept[120, 145:165] < 128).any()  # both strokes still there
+    thicker, width = thin_no_further_than(ii, 5, 0.6, 128)
+    assert width == 5 and np.array_equal(thicker, change_stroke(ii, 5))  # thickening is left as drawn
+    with pytest.raises(ValueError, match="stroke_min_ink_kept"):
+        check_params({**PARAMS, "stroke_min_ink_kept": 1.0})
+
+
+def test_the_thinning_guard_changes_only_the_draws_it_weakens_and_says_so():
+    off = {**PARAMS, "probability": {"stroke": 1.0}, "stroke": 0.02}
+    on = {**off, "stroke_min_ink_kept": 0.6}
+    weakened = 0
+    for seed in range(40):
+        a, record_off, _ = vary(two_strokes(6), off, np.random.default_rng(seed))
+        b, record_on, _ = vary(two_strokes(6), on, np.random.default_rng(seed))
+        if "<" in record_on:
+            weakened += 1
+            assert record_on.split("stroke(")[1].split("<")[1].split(")")[0] in record_off  # the drawn width
+            assert (b < 128).sum() > (a < 128).sum()
+        else:
+            assert record_on == record_off and np.array_equal(a, b)
+    assert 5 <= weakened <= 30
+
+
+def test_the_variations_stage_counts_the_weakened_thinnings(tmp_path):
+    rows = originals(tmp_path, {"o": ("ii", Image.fromarray(two_strokes(6)))})
+    p = {**PARAMS, "probability": {"stroke": 1.0}, "workers": 1, "per_class": 20, "stroke_min_ink_kept": 0.6}
+    out, counts = generate_variations(rows, p, tmp_path, "x")
+    assert counts["thinning_weakened"] == sum("<" in r["transforms"] for r in out) > 0

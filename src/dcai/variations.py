@@ -32,6 +32,9 @@ def check_params(p: dict) -> None:
     low, high = p["scale"]
     if not 0 < low <= high:
         raise ValueError(f"variations.scale must be [low, high] with 0 < low <= high, got {p['scale']}")
+    if not 0 <= p.get("stroke_min_ink_kept", 0.0) < 1:
+        raise ValueError(f"variations.stroke_min_ink_kept must be in [0, 1) (a share of the ink; 0: off), "
+                         f"got {p['stroke_min_ink_kept']}")
     if p.get("aspect", 0.0) < 0:
         raise ValueError(f"variations.aspect must be 0 or more (a share of the width to height ratio), "
                          f"got {p['aspect']}")
@@ -44,6 +47,22 @@ def change_stroke(pixels: np.ndarray, width: int) -> np.ndarray:
         return pixels
     operation = "erosion" if width > 0 else "dilation"
     return A.Morphological(scale=(abs(width) + 1, abs(width) + 1), operation=operation, p=1.0)(image=pixels)["image"]
+
+
+def thin_no_further_than(pixels: np.ndarray, width: int, min_ink_kept: float,
+                         ink_threshold: int) -> tuple[np.ndarray, int]:
+    """Thinning by `width` (< 0) that leaves less than `min_ink_kept` of the ink is weakened a pixel
+    at a time: a stroke thinner than the change is erased, and an erased stroke changes the numeral
+    (viii reads vii). Thickening is left as drawn. Weakening, not redrawing, keeps every other draw
+    of the variant as it was. Returns the changed image and the width applied."""
+    changed = change_stroke(pixels, width)
+    if width >= 0 or min_ink_kept <= 0:
+        return changed, width
+    ink_before = int((pixels < ink_threshold).sum())
+    while width < 0 and (changed < ink_threshold).sum() < min_ink_kept * ink_before:
+        width += 1
+        changed = change_stroke(pixels, width)
+    return changed, width
 
 
 def affine(pixels: np.ndarray, rotate: float, shear: float, scale: float, dx: float, dy: float,
@@ -96,9 +115,9 @@ def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndar
     use = {step: rng.random() < p["probability"].get(step, 0.0) for step in DRAWN_FIRST}
     if use["stroke"]:
         most = max(1, round(p["stroke"] * side))
-        width = int(rng.integers(1, most + 1)) * (1 if rng.random() < 0.5 else -1)
-        pixels = change_stroke(pixels, width)
-        done.append(f"stroke({width:+d}px)")
+        drawn = int(rng.integers(1, most + 1)) * (1 if rng.random() < 0.5 else -1)
+        pixels, width = thin_no_further_than(pixels, drawn, p.get("stroke_min_ink_kept", 0.0), p["ink_threshold"])
+        done.append(f"stroke({width:+d}px)" if width == drawn else f"stroke({width:+d}px<{drawn:+d})")
     rotate, shear = rng.uniform(-p["rotate"], p["rotate"]), rng.uniform(-p["shear"], p["shear"])
     scale = rng.uniform(*p["scale"])
     dx, dy = rng.uniform(-p["translate"], p["translate"], size=2)
@@ -152,4 +171,6 @@ def generate_variations(rows: list[dict], p: dict, images_dir: Path, prefix: str
     for row in out:
         for step in row["transforms"].rsplit(";", 1)[-1].split(":", 1)[1].split("&"):
             steps[step.split("(")[0]] += 1
-    return out, {"rejected_by_ink_guard": sum(r for _, _, r in results), "steps_applied": steps}
+    weakened = sum("<" in row["transforms"].rsplit(";", 1)[-1] for row in out)
+    return out, {"rejected_by_ink_guard": sum(r for _, _, r in results), "steps_applied": steps,
+                 "thinning_weakened": weakened}
