@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from conftest import numeral_image
-from dcai.variations import change_stroke, check_params, elastic_field, generate_variations, thin_no_further_than, vary
+from dcai.ink import ink_runs_across
+from dcai.variations import change_stroke, check_params, elastic_field, generate_variations, guarded_stroke_change, vary
 from test_generators import originals
 
 PARAMS = {"per_class": 12, "seed": 4, "workers": 2, "stroke": 0.02, "rotate": 10, "shear": 10, "scale": [0.85, 1.1],
@@ -148,12 +149,12 @@ def two_strokes(width: int) -> np.ndarray:
 def test_thinning_that_would_erase_the_strokes_is_weakened_until_enough_ink_is_left():
     ii = two_strokes(6)
     ink = (ii < 128).sum()
-    erased, width = thin_no_further_than(ii, -5, 0.0, 128)
+    erased, width = guarded_stroke_change(ii, -5, 0.0, False, 128)
     assert width == -5 and (erased < 128).sum() < 0.2 * ink  # unguarded: 1 px of each stroke left
-    kept, width = thin_no_further_than(ii, -5, 0.6, 128)
+    kept, width = guarded_stroke_change(ii, -5, 0.6, False, 128)
     assert width == -2 and (kept < 128).sum() >= 0.6 * ink
     assert (kept[120, 85:105] < 128).any() and (kept[120, 145:165] < 128).any()  # both strokes still there
-    thicker, width = thin_no_further_than(ii, 5, 0.6, 128)
+    thicker, width = guarded_stroke_change(ii, 5, 0.6, False, 128)
     assert width == 5 and np.array_equal(thicker, change_stroke(ii, 5))  # thickening is left as drawn
     with pytest.raises(ValueError, match="stroke_min_ink_kept"):
         check_params({**PARAMS, "stroke_min_ink_kept": 1.0})
@@ -175,8 +176,22 @@ def test_the_thinning_guard_changes_only_the_draws_it_weakens_and_says_so():
     assert 5 <= weakened <= 30
 
 
-def test_the_variations_stage_counts_the_weakened_thinnings(tmp_path):
+def test_the_variations_stage_counts_the_weakened_stroke_changes(tmp_path):
     rows = originals(tmp_path, {"o": ("ii", Image.fromarray(two_strokes(6)))})
     p = {**PARAMS, "probability": {"stroke": 1.0}, "workers": 1, "per_class": 20, "stroke_min_ink_kept": 0.6}
     out, counts = generate_variations(rows, p, tmp_path, "x")
-    assert counts["thinning_weakened"] == sum("<" in r["transforms"] for r in out) > 0
+    assert counts["stroke_weakened"] == sum("<" in r["transforms"] for r in out) > 0
+
+
+def test_with_keep_runs_a_stroke_change_may_not_merge_or_erase_strokes():
+    iii = np.full((250, 250), 255, np.uint8)
+    for left in (80, 90, 100):  # 6 px strokes, 4 px apart: 5 px thicker merges them
+        iii[60:190, left:left + 6] = 0
+    assert ink_runs_across(iii < 128) == 3
+    merged, width = guarded_stroke_change(iii, 5, 0.0, False, 128)
+    assert width == 5 and ink_runs_across(merged < 128) == 1
+    kept, width = guarded_stroke_change(iii, 5, 0.0, True, 128)
+    assert 0 < width < 5 and ink_runs_across(kept < 128) == 3
+    thinned, width = guarded_stroke_change(two_strokes(3), -5, 0.0, True, 128)
+    assert -3 < width < 0 and ink_runs_across(thinned < 128) == 2  # a 3 px stroke survives thinning by 1-2 px
+    assert ink_runs_across(np.zeros((10, 10), bool)) == 0

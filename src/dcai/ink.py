@@ -32,3 +32,17 @@ def ink_centroid(mask: np.ndarray) -> tuple[float, float] | None:
     if not len(xs):
         return None
     return float(xs.mean()), float(ys.mean())
+
+
+def ink_runs_across(mask: np.ndarray) -> int:
+    """How many strokes a horizontal line crosses in the middle half of the ink's height (the
+    median over its rows): iii crosses 3, viii 4 or 5. A stroke change that merges two strokes or
+    erases one changes it."""
+    box = ink_bbox(mask)
+    if box is None:
+        return 0
+    _, top, _, bottom = box
+    quarter = (bottom - top) // 4
+    band = mask[top + quarter: bottom - quarter].astype(np.int8)
+    starts = (np.diff(band, axis=1) == 1).sum(axis=1) + band[:, 0]
+    return int(np.median(starts))

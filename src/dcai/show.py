@@ -20,7 +20,7 @@ BREAKDOWNS = (
     r"|oof_accuracy|seconds_per_member|role_budget|target_per_class|origin_label_prob)\."
     r"|.*(_spread\.(min|max|mean)|\.loss|\.seconds|ms_per_step|best_epoch|\.images|\.n|\.epochs)$"
     r"|.*:(images_in|dropped|removed|skipped|converted|class_mix|sub_policies|unchanged|flagged"
-    r"|rejected_by_ink_guard|thinning_weakened|duplicate_groups|conflicting_groups|relabeled|mirrored|originals|crops_considered"
+    r"|rejected_by_ink_guard|stroke_weakened|duplicate_groups|conflicting_groups|relabeled|mirrored|originals|crops_considered"
     r"|accepted|kept|held_out|pool|test|removed_by_corrections|train|val|total|images|folds|members"
     r"|member_agreement|oof_accuracy_ensemble|method|action|best_seed|seeds|aspect_changed|trimmed|trim)$"
     r"|(best_seed|seeds)$"

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .autoaugment import WHITE, ink_map
+from .ink import ink_runs_across
 from .generate import make_from_originals
 
 STEPS = ("stroke", "blur", "noise", "tone", "elastic")  # the optional steps; the affine one always runs
@@ -49,18 +50,26 @@ def change_stroke(pixels: np.ndarray, width: int) -> np.ndarray:
     return A.Morphological(scale=(abs(width) + 1, abs(width) + 1), operation=operation, p=1.0)(image=pixels)["image"]
 
 
-def thin_no_further_than(pixels: np.ndarray, width: int, min_ink_kept: float,
-                         ink_threshold: int) -> tuple[np.ndarray, int]:
-    """Thinning by `width` (< 0) that leaves less than `min_ink_kept` of the ink is weakened a pixel
-    at a time: a stroke thinner than the change is erased, and an erased stroke changes the numeral
-    (viii reads vii). Thickening is left as drawn. Weakening, not redrawing, keeps every other draw
-    of the variant as it was. Returns the changed image and the width applied."""
+def guarded_stroke_change(pixels: np.ndarray, width: int, min_ink_kept: float, keep_runs: bool,
+                          ink_threshold: int) -> tuple[np.ndarray, int]:
+    """A stroke change weakened a pixel at a time while it changes the numeral: a thinning that
+    leaves less than `min_ink_kept` of the ink has erased the thinnest strokes (viii reads vii),
+    and with `keep_runs` a change of either sign that alters how many strokes a line across the
+    ink's middle crosses has merged two strokes or erased one. Weakening, not redrawing, keeps
+    every other draw of the variant as it was. Returns the changed image and the width applied."""
     changed = change_stroke(pixels, width)
-    if width >= 0 or min_ink_kept <= 0:
+    if width == 0 or (min_ink_kept <= 0 and not keep_runs):
         return changed, width
-    ink_before = int((pixels < ink_threshold).sum())
-    while width < 0 and (changed < ink_threshold).sum() < min_ink_kept * ink_before:
-        width += 1
+    before = pixels < ink_threshold
+    ink_before, runs_before = int(before.sum()), ink_runs_across(before) if keep_runs else 0
+
+    def changes_the_numeral(changed: np.ndarray, width: int) -> bool:
+        after = changed < ink_threshold
+        return ((width < 0 and after.sum() < min_ink_kept * ink_before)
+                or (keep_runs and ink_runs_across(after) != runs_before))
+
+    while width != 0 and changes_the_numeral(changed, width):
+        width -= 1 if width > 0 else -1
         changed = change_stroke(pixels, width)
     return changed, width
 
@@ -116,7 +125,8 @@ def vary(pixels: np.ndarray, p: dict, rng: np.random.Generator) -> tuple[np.ndar
     if use["stroke"]:
         most = max(1, round(p["stroke"] * side))
         drawn = int(rng.integers(1, most + 1)) * (1 if rng.random() < 0.5 else -1)
-        pixels, width = thin_no_further_than(pixels, drawn, p.get("stroke_min_ink_kept", 0.0), p["ink_threshold"])
+        pixels, width = guarded_stroke_change(pixels, drawn, p.get("stroke_min_ink_kept", 0.0),
+                                              p.get("stroke_keep_runs", False), p["ink_threshold"])
         done.append(f"stroke({width:+d}px)" if width == drawn else f"stroke({width:+d}px<{drawn:+d})")
     rotate, shear = rng.uniform(-p["rotate"], p["rotate"]), rng.uniform(-p["shear"], p["shear"])
     scale = rng.uniform(*p["scale"])
@@ -173,4 +183,4 @@ def generate_variations(rows: list[dict], p: dict, images_dir: Path, prefix: str
             steps[step.split("(")[0]] += 1
     weakened = sum("<" in row["transforms"].rsplit(";", 1)[-1] for row in out)
     return out, {"rejected_by_ink_guard": sum(r for _, _, r in results), "steps_applied": steps,
-                 "thinning_weakened": weakened}
+                 "stroke_weakened": weakened}
