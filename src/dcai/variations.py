@@ -9,7 +9,8 @@ Sizes are shares of the image's smaller side, so an original of any resolution v
 the same amount once the fixed model has resized it to 32x32. Every value is drawn from the
 caller's generator and passed to albumentations as a fixed range, so an output depends only
 on its seed, and the record names what was done. The geometric step is replayed on a map of
-the ink, and the caller redraws when too much of it left the frame (generate.py).
+the ink, and the caller redraws when too much of it left the frame (generate.py). A stroke change that
+would erase strokes (stroke_min_ink_kept) or merge them (stroke_keep_runs) is weakened.
 """
 from pathlib import Path
 
