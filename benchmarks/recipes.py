@@ -151,6 +151,14 @@ RECIPES = {
                          "the variations' thinning weakened until 60% of the ink is left: the full 2% (5 px at the "
                          "data's ~250 px, its strokes 4-7 px wide) leaves under half the ink of most originals, and an "
                          "erased stroke changes the numeral (vii is taken for vi and iii, viii for iii)"),
+    "stroke_guard_runs": ({"variations": {"stroke_min_ink_kept": 0.6, "stroke_keep_runs": True}},
+                          "stroke_guard_0.6 and the stroke changes of either sign weakened while they change how "
+                          "many strokes a line across the ink's middle crosses: thickening by 5 px closes the gaps "
+                          "of a close-written iii or viii (17% of the thickenings weakened)"),
+    "crops_400": ({"five_crop": {"per_class": 400}},
+                  "400 guarded five-crops per class instead of 80, in the default's priority (after the originals, "
+                  "before the trims): ~320 of each class's ~460 variation slots go to crops, the winners' own variant "
+                  "(85% of the width and height, no stroke, blur or tone change: closer to the original)"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
