@@ -9,8 +9,9 @@ Sizes are shares of the image's smaller side, so an original of any resolution v
 the same amount once the fixed model has resized it to 32x32. Every value is drawn from the
 caller's generator and passed to albumentations as a fixed range, so an output depends only
 on its seed, and the record names what was done. The geometric step is replayed on a map of
-the ink, and the caller redraws when too much of it left the frame (generate.py). A stroke change that
-would erase strokes (stroke_min_ink_kept) or merge them (stroke_keep_runs) is weakened.
+the ink, and the caller redraws when too much of it left the frame (generate.py). A stroke
+change that would erase strokes (stroke_min_ink_kept) or merge them (stroke_keep_runs) is
+weakened.
 """
 from pathlib import Path
 
@@ -19,8 +20,8 @@ import cv2
 import numpy as np
 
 from .autoaugment import WHITE, ink_map
-from .ink import ink_runs_across
 from .generate import make_from_originals
+from .ink import ink_runs_across
 
 STEPS = ("stroke", "blur", "noise", "tone", "elastic")  # the optional steps; the affine one always runs
 # elastic's chance is drawn only when it can fire, so recipes without it keep their bytes
