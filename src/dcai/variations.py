@@ -21,7 +21,7 @@ import numpy as np
 
 from .autoaugment import WHITE, ink_map
 from .generate import make_from_originals
-from .ink import ink_runs_across
+from .ink import ink_mask, ink_runs_across
 
 STEPS = ("stroke", "blur", "noise", "tone", "elastic")  # the optional steps; the affine one always runs
 # elastic's chance is drawn only when it can fire, so recipes without it keep their bytes
@@ -62,11 +62,11 @@ def guarded_stroke_change(pixels: np.ndarray, width: int, min_ink_kept: float, k
     changed = change_stroke(pixels, width)
     if width == 0 or (min_ink_kept <= 0 and not keep_runs):
         return changed, width
-    before = pixels < ink_threshold
+    before = ink_mask(pixels, ink_threshold)
     ink_before, runs_before = int(before.sum()), ink_runs_across(before) if keep_runs else 0
 
     def changes_the_numeral(changed: np.ndarray, width: int) -> bool:
-        after = changed < ink_threshold
+        after = ink_mask(changed, ink_threshold)
         return ((width < 0 and after.sum() < min_ink_kept * ink_before)
                 or (keep_runs and ink_runs_across(after) != runs_before))
 
