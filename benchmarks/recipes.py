@@ -155,6 +155,10 @@ RECIPES = {
                           "stroke_guard_0.6 and the stroke changes of either sign weakened while they change how "
                           "many strokes a line across the ink's middle crosses: thickening by 5 px closes the gaps "
                           "of a close-written iii or viii (17% of the thickenings weakened)"),
+    "stroke_keep_runs": ({"variations": {"stroke_keep_runs": True}},
+                         "only the stroke-count guard of stroke_guard_runs, without its 60% ink floor (which alone "
+                         "scored lower): a stroke change of either sign weakened while it changes how many strokes a "
+                         "line across the ink's middle crosses, so no iii thickens into ii and no viii thins into vii"),
     "crops_400": ({"five_crop": {"per_class": 400}},
                   "400 guarded five-crops per class instead of 80, in the default's priority (after the originals, "
                   "before the trims): ~320 of each class's ~460 variation slots go to crops, the winners' own variant "
