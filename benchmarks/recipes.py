@@ -151,14 +151,10 @@ RECIPES = {
                          "the variations' thinning weakened until 60% of the ink is left: the full 2% (5 px at the "
                          "data's ~250 px, its strokes 4-7 px wide) leaves under half the ink of most originals, and an "
                          "erased stroke changes the numeral (vii is taken for vi and iii, viii for iii)"),
-    "stroke_guard_runs": ({"variations": {"stroke_min_ink_kept": 0.6, "stroke_keep_runs": True}},
-                          "stroke_guard_0.6 and the stroke changes of either sign weakened while they change how "
-                          "many strokes a line across the ink's middle crosses: thickening by 5 px closes the gaps "
-                          "of a close-written iii or viii (17% of the thickenings weakened)"),
     "stroke_keep_runs": ({"variations": {"stroke_keep_runs": True}},
-                         "only the stroke-count guard of stroke_guard_runs, without its 60% ink floor (which alone "
-                         "scored lower): a stroke change of either sign weakened while it changes how many strokes a "
-                         "line across the ink's middle crosses, so no iii thickens into ii and no viii thins into vii"),
+                         "the stroke-count guard without stroke_guard_0.6's 60% ink floor (which scored lower): "
+                         "a stroke change of either sign weakened while it changes how many strokes a line across "
+                         "the ink's middle crosses, so no iii thickens into ii and no viii thins into vii"),
     "crops_400": ({"five_crop": {"per_class": 400}},
                   "400 guarded five-crops per class instead of 80, in the default's priority (after the originals, "
                   "before the trims): ~320 of each class's ~460 variation slots go to crops, the winners' own variant "
