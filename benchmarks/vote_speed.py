@@ -4,10 +4,13 @@ The same members, folds and epochs on the same originals, in one run on this mac
 one model at a time in this process (`models_at_once` 1, all threads), then `--at-once` models
 side by side in spawned processes with the threads divided (`vote_filter.speed`). Reports the
 seconds, the ratio and each run's out-of-fold accuracy (the thread count reorders float sums,
-so the probabilities may differ in their last bits, never in kind).
+so the probabilities may differ in their last bits, never in kind). With `--compare jit`: the
+members compiled by XLA against TensorFlow's own kernels (`vote_filter.train.jit_compile`),
+both `--at-once`, and the kernels' run repeated to show it gives the same bytes.
 
     python -m benchmarks.vote_speed                            # the full ensemble of configs/dcai2021.yaml
     python -m benchmarks.vote_speed --members resnet lenet5    # a part of it, faster
+    python -m benchmarks.vote_speed --compare jit              # XLA vs TensorFlow's kernels
 
 Data: ../shared/data/dcai2021 (train/ and val/ pooled, decoded as vote_train does, without
 the cleaning stages) when present, else the built-in pool (data/builtin/pool).
@@ -47,6 +50,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=config["epochs"])
     parser.add_argument("--at-once", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="the machine's cores to divide")
+    parser.add_argument("--compare", choices=["at-once", "jit"], default="at-once")
     args = parser.parse_args()
 
     from dcai.vote import images_for_members, out_of_fold_probs, stratified_folds
@@ -54,18 +58,30 @@ def main() -> int:
     paths, labels = originals(args.data)
     x = images_for_members(paths, config["input_size"], config["antialias"])
     folds = stratified_folds(labels, args.folds, config["seed"])
-    runs = {}
-    for name, compute in (("one at a time", {"processes": 1, "threads": args.threads}),
-                          (f"{args.at_once} at once", {"processes": args.at_once,
-                                                       "threads": max(1, args.threads // args.at_once)})):
+    at_once = {"processes": args.at_once, "threads": max(1, args.threads // args.at_once)}
+    if args.compare == "jit":
+        plan = [("XLA", at_once, True), ("TensorFlow kernels", at_once, False),
+                ("TensorFlow kernels, again", at_once, False)]
+    else:
+        jit = config["jit_compile"]
+        plan = [("one at a time", {"processes": 1, "threads": args.threads}, jit),
+                (f"{args.at_once} at once", at_once, jit)]
+    runs, probs = {}, {}
+    for name, compute, jit_compile in plan:
         start = time.perf_counter()
         result = out_of_fold_probs(x, labels, args.members, folds, args.epochs, config["batch_size"],
-                                   config["learning_rate"], config["seed"], compute=compute)
+                                   config["learning_rate"], config["seed"], jit_compile=jit_compile, compute=compute)
+        probs[name] = result["probs"]
         ensemble = result["probs"].mean(axis=0).argmax(axis=1)
         runs[name] = {"seconds": round(time.perf_counter() - start, 1),
-                      "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4)}
+                      "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
+                      "oof_accuracy": {m: round(float((result["probs"][i].argmax(1) == labels).mean()), 4)
+                                       for i, m in enumerate(args.members)}}
         print(f"vote_speed: {name}: {runs[name]}", flush=True)
-    first, second = runs.values()
+    if args.compare == "jit":
+        runs["TensorFlow kernels, again"]["same_bytes"] = bool(
+            np.array_equal(probs["TensorFlow kernels"], probs["TensorFlow kernels, again"]))
+    first, second = list(runs.values())[:2]
     print(json.dumps({"data": str(args.data), "images": len(labels), "members": args.members, "folds": args.folds,
                       "epochs": args.epochs, "runs": runs,
                       "ratio": round(second["seconds"] / first["seconds"], 3)}, indent=2))

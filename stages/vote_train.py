@@ -32,7 +32,7 @@ def main() -> None:
     x = images_for_members([r["path"] for r in rows], p["input_size"], p["antialias"])
     with atomic_dir(MODELS) as models_tmp:
         result = out_of_fold_probs(x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"],
-                                   p["seed"], weights_dir=models_tmp, resume_dir=RESUME,
+                                   p["seed"], jit_compile=p["jit_compile"], weights_dir=models_tmp, resume_dir=RESUME,
                                    compute={"processes": processes, "threads": max(1, speed["threads"] // processes),
                                             "address": compute["address"], "gpus_per_task": compute["gpus_per_task"]})
     if result["resumed"]:

@@ -79,18 +79,19 @@ def init_seed(seed: int, m: int, fold: int) -> int:
 
 
 def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, m: int, fold: int, epochs: int,
-             batch_size: int, learning_rate: float, seed: int, shift: int) -> str:
+             batch_size: int, learning_rate: float, seed: int, shift: int, jit_compile: bool = False) -> str:
     """What one member's model of one fold depends on: the images, labels and fold split, and its
-    settings, its initial weights' seed included (it follows the member's place in the list)."""
+    settings, its initial weights' seed included (it follows the member's place in the list), and
+    whether XLA compiled it (its float sums differ from TensorFlow's own kernels')."""
     h = hashlib.sha256(f"{x_digest}|{name}|{fold}|{epochs}|{batch_size}|{learning_rate!r}|{seed}|{shift}"
-                       f"|{init_seed(seed, m, fold)}".encode())
+                       f"|{init_seed(seed, m, fold)}{'|xla' if jit_compile else ''}".encode())
     h.update(np.ascontiguousarray(y, np.int64).tobytes())
     h.update(np.ascontiguousarray(folds, np.int64).tobytes())
     return h.hexdigest()[:20]
 
 
 def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_size: int, learning_rate: float,
-                 seed: int, shift: int) -> dict:
+                 seed: int, shift: int, jit_compile: bool = False) -> dict:
     """One task: member `name` trained on every fold but `fold`, predicting `fold`. Returns the
     held-out probabilities and the weights as bytes (a worker elsewhere has no shared disk)."""
     import tempfile
@@ -104,7 +105,7 @@ def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_
     train, held_out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
     model = build_member(name, len(CLASSES), init_seed(seed, m, fold), input_shape=x.shape[1:])
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit_compile)
     model.fit(jittered_batches(x[train], y[train], epochs, batch_size, seed + fold, shift),
               shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
     probs = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
@@ -115,7 +116,7 @@ def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_
 
 
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: np.ndarray, epochs: int,
-                      batch_size: int, learning_rate: float, seed: int, shift: int = 3,
+                      batch_size: int, learning_rate: float, seed: int, shift: int = 3, jit_compile: bool = False,
                       weights_dir: Path | None = None, resume_dir: Path | None = None, compute: dict | None = None) -> dict:
     """Train every member on every fold's complement and predict the fold.
 
@@ -141,7 +142,7 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     entries = {}
     if resume_dir is not None:
         entries = {(m, f): Path(resume_dir) / f"{name}_fold{f}-"
-                   f"{fold_key(x_digest, y, folds, name, m, f, epochs, batch_size, learning_rate, seed, shift)}"
+                   f"{fold_key(x_digest, y, folds, name, m, f, epochs, batch_size, learning_rate, seed, shift, jit_compile)}"
                    for m, name, f in models}
     seconds = dict.fromkeys(members, 0.0)
     progress = tqdm(total=len(models), desc="vote_train", unit="model")  # its ETA covers every member
@@ -170,7 +171,8 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
         place(m, name, f, result["probs"], result["weights"])
 
     compute = compute or {}
-    run_tasks(train_member, [(name, m, f, epochs, batch_size, learning_rate, seed, shift) for m, name, f in todo],
+    run_tasks(train_member, [(name, m, f, epochs, batch_size, learning_rate, seed, shift, jit_compile)
+                             for m, name, f in todo],
               {"x": x, "y": y, "folds": folds}, processes=compute.get("processes", 1),
               threads=compute.get("threads", 0), address=compute.get("address"),
               gpus_per_task=compute.get("gpus_per_task", 0), on_done=finished)
