@@ -85,7 +85,7 @@ def main() -> None:
         folds = stratified_folds(noisy, t["folds"], t["seed"])
         start = time.perf_counter()
         result = out_of_fold_probs(x, noisy, t["members"], folds, t["epochs"], t["batch_size"],
-                                   t["learning_rate"], t["seed"])
+                                   t["learning_rate"], t["seed"], jit_compile=t["jit_compile"])
         wall, probs, seconds = time.perf_counter() - start, result["probs"], result["seconds"]
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(cache, probs=probs, wall=wall)
