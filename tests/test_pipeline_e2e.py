@@ -25,7 +25,8 @@ TINY = {
     "make_builtin": {"pool_per_class": 12, "test_per_class": 3, "writers": 4},
     "holdout": {"fraction": 0.2},
     "vote_filter": {"train": {"members": ["lenet5", "allconv"], "folds": 2, "epochs": 1, "batch_size": 32,
-                              "learning_rate": 0.001, "seed": 1, "input_size": 32, "antialias": True},
+                              "learning_rate": 0.001, "seed": 1, "input_size": 32, "antialias": True,
+                              "jit_compile": True},
                     "action": "review"},  # one epoch of training flags at random: report, do not remove
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
