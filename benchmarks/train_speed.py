@@ -11,6 +11,9 @@ on this machine, and are scored on the same test set:
   (`dcai.seeds.train_seeds`, as train_score.speed.seeds_at_once does);
 - group KxA: the same K seeds, A at a time (seeds_at_once: A): fewer processes alive at once,
   so less memory. With 2 cores, 2 and 4 at a time give each process 1 thread: the same scores.
+- with --kernels, fast and every group again with `train_score.speed.jit_compile: false`
+  (rows `fast-kernels`, `group4x2-kernels`, ...): TensorFlow's own kernels instead of XLA,
+  in the same run, so the two are measured on the same machine under the same load.
 - towers K: the other way to train K seeds at once, measured here before choosing: K copies
   of the fixed model in one XLA-compiled graph, one process, the loss a sum over the towers
   (so each tower's gradient is its own; one Adam over all their variables is K Adams, its
@@ -26,6 +29,7 @@ process (about 0.26 GiB each, measured).
     python -m benchmarks.train_speed --groups 2 4          # and 2 and 4 seeds side by side
     python -m benchmarks.train_speed --groups 4 4x2        # 4 seeds: all at once vs 2 at a time
     python -m benchmarks.train_speed --groups 4x2 --towers 4   # 4 seeds: processes vs one graph
+    python -m benchmarks.train_speed --groups 4x2 --kernels     # and all of it without XLA
     python -m benchmarks.train_speed --epochs 100 --seeds 123 124   # speed and accuracy
 
 Data: ../shared/data/dcai2021 (train/, val/, label_book/) when present, else the
@@ -79,11 +83,20 @@ def run_plain(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> 
             "test_accuracy": float(test_acc)}
 
 
-def run_fast(data: Path, test: Path, epochs: int, seed: int, weights: Path) -> dict:
+KERNELS = "-kernels"  # a recipe name's suffix: the same run with jit_compile false
+
+
+def speed_params(kernels: bool) -> dict:
     from dcai.params import load_params
-    from dcai.train_score import set_threads, train_and_score
 
     speed = load_params("train_score")["speed"]
+    return {**speed, "jit_compile": False} if kernels else speed
+
+
+def run_fast(data: Path, test: Path, epochs: int, seed: int, weights: Path, kernels: bool = False) -> dict:
+    from dcai.train_score import set_threads, train_and_score
+
+    speed = speed_params(kernels)
     set_threads(speed["intra_op_threads"], speed["inter_op_threads"])
     scores, _, _ = train_and_score(data, {"test": test}, epochs, seed, weights, speed)
     return {"ms_per_step": scores["train"]["ms_per_step"], "seconds": scores["train"]["seconds"],
@@ -96,16 +109,16 @@ def group_size(recipe: str) -> tuple[int, int]:
     return int(seeds), int(at_once or seeds)
 
 
-def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, at_once: int, workdir: Path) -> dict:
+def run_group(data: Path, test: Path, epochs: int, seed: int, k: int, at_once: int, workdir: Path,
+              kernels: bool = False) -> dict:
     import numpy as np
 
-    from dcai.params import load_params
     from dcai.seeds import train_seeds
 
-    speed = load_params("train_score")["speed"]
     start = time.perf_counter()
-    trained = train_seeds(list(range(seed, seed + k)), data, {"test": test}, epochs, workdir / f"group{k}x{at_once}",
-                          speed, None, at_once=at_once)
+    trained = train_seeds(list(range(seed, seed + k)), data, {"test": test}, epochs,
+                          workdir / f"group{k}x{at_once}{KERNELS if kernels else ''}", speed_params(kernels), None,
+                          at_once=at_once)
     wall = time.perf_counter() - start
     scores = [r[0] for r in trained.values()]
     return {"ms_per_step": float(np.median([s["train"]["ms_per_step"] for s in scores])) / at_once, "seconds": wall / k,
@@ -196,15 +209,18 @@ def run_measuring_memory(command: list[str]) -> float:
 
 
 def child(args) -> None:
-    if args.recipe.startswith("towers"):
-        result = run_towers(Path(args.data), Path(args.test), args.epochs, args.seed, int(args.recipe[6:]))
-    elif args.recipe.startswith("group"):
-        result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, *group_size(args.recipe),
-                           Path(args.workdir))
+    recipe, kernels = args.recipe.removesuffix(KERNELS), args.recipe.endswith(KERNELS)
+    if recipe.startswith("towers"):
+        result = run_towers(Path(args.data), Path(args.test), args.epochs, args.seed, int(recipe[6:]))
+    elif recipe.startswith("group"):
+        result = run_group(Path(args.data), Path(args.test), args.epochs, args.seed, *group_size(recipe),
+                           Path(args.workdir), kernels)
+    elif recipe == "plain":
+        result = run_plain(Path(args.data), Path(args.test), args.epochs, args.seed,
+                           Path(args.workdir) / f"plain-{args.seed}.weights.h5")
     else:
-        runner = run_plain if args.recipe == "plain" else run_fast
-        weights = Path(args.workdir) / f"{args.recipe}-{args.seed}.weights.h5"
-        result = runner(Path(args.data), Path(args.test), args.epochs, args.seed, weights)
+        result = run_fast(Path(args.data), Path(args.test), args.epochs, args.seed,
+                          Path(args.workdir) / f"{args.recipe}-{args.seed}.weights.h5", kernels)
     Path(args.workdir, f"{args.recipe}-{args.seed}.json").write_text(json.dumps(result))
 
 
@@ -221,6 +237,8 @@ def main() -> None:
     parser.add_argument("--towers", nargs="*", default=[], type=int,
                         help="also K seeds as K towers of one XLA graph in one process, per K")
     parser.add_argument("--only-groups", action="store_true", help="skip plain and fast (e.g. a memory check)")
+    parser.add_argument("--kernels", action="store_true",
+                        help="also fast and every group with jit_compile false (TensorFlow's kernels, no XLA)")
     parser.add_argument("--recipe", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -231,7 +249,9 @@ def main() -> None:
 
     results = {}
     for seed in args.seeds:
-        for recipe in (*(() if args.only_groups else ("plain", "fast")), *(f"group{k}" for k in args.groups),
+        trainers = (*(() if args.only_groups else ("fast",)), *(f"group{k}" for k in args.groups))
+        for recipe in (*(() if args.only_groups else ("plain",)), *trainers,
+                       *((f"{t}{KERNELS}" for t in trainers) if args.kernels else ()),
                        *(f"towers{k}" for k in args.towers)):
             print(f"== {recipe}, seed {seed}, {args.epochs} epochs on {args.data}", flush=True)
             peak = run_measuring_memory([sys.executable, "-m", "benchmarks.train_speed", "--recipe", recipe,
@@ -240,13 +260,13 @@ def main() -> None:
             result = json.loads(Path(args.workdir, f"{recipe}-{seed}.json").read_text())
             results[(recipe, seed)] = {**result, "peak_memory_gib": round(peak, 2)}
 
-    print(f"\n{'recipe':8} {'seed':>5} {'ms/step':>8} {'wall s per seed':>16} {'vs plain':>9} {'vs fast':>8} "
+    print(f"\n{'recipe':16} {'seed':>5} {'ms/step':>8} {'wall s per seed':>16} {'vs plain':>9} {'vs fast':>8} "
           f"{'test acc':>9} {'peak GiB':>9}")
     for (recipe, seed), r in results.items():
         base = {name: results[(name, seed)]["seconds"] if (name, seed) in results else float("nan")
                 for name in ("plain", "fast")}
         ratio, to_fast = r["seconds"] / base["plain"], r["seconds"] / base["fast"]
-        print(f"{recipe:8} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} {to_fast:>8.2f} "
+        print(f"{recipe:16} {seed:>5} {r['ms_per_step']:>8.2f} {r['seconds']:>16.1f} {ratio:>9.2f} {to_fast:>8.2f} "
               f"{r['test_accuracy']:>9.4f} {r['peak_memory_gib']:>9.2f}")
     print("(group K[xA], towers K: wall is per seed, i.e. divided by K, ms/step by the A at once or the K towers;\n"
           " test acc is the mean over the K seeds; peak GiB is the whole run's, all its processes together)")
