@@ -2,6 +2,7 @@
 import shutil
 
 import numpy as np
+import pytest
 
 from dcai.fixed_model import build_fixed_model
 from dcai.seeds import train_seed, train_seeds
@@ -68,3 +69,15 @@ def test_a_finished_seed_is_taken_only_for_the_same_inputs_and_settings():
     assert len({key, seed_key("other", 100, 5, SPEED, 1), seed_key("digest", 99, 5, SPEED, 1),
                 seed_key("digest", 100, 6, SPEED, 1), seed_key("digest", 100, 5, {**SPEED, "prefetch": 9}, 1),
                 seed_key("digest", 100, 5, SPEED, 2)}) == 6
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_a_seed_trained_again_gives_the_same_weights_to_the_bit(tmp_path, jit_compile):
+    """Deterministic with XLA and with TensorFlow's own kernels alike: train_score.speed.jit_compile
+    changes how the sums run, never whether a run repeats."""
+    sub = submission(tmp_path / "sub")
+    speed = {**SPEED, "jit_compile": jit_compile}
+    runs = [train_seed(5, sub, {}, 1, tmp_path / f"{k}.weights.h5", speed, None) for k in (1, 2)]
+    assert runs[0][1]["train"]["val_accuracy_per_epoch"] == runs[1][1]["train"]["val_accuracy_per_epoch"]
+    first, again = weights_of(tmp_path / "1.weights.h5"), weights_of(tmp_path / "2.weights.h5")
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
