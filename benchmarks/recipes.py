@@ -239,10 +239,9 @@ def run_pipeline(recipe: str, seeds: list[int], commit: str, args) -> dict[int, 
 def run_raw(seeds: list[int], args) -> dict[int, dict]:
     """The fixed model on the data as provided: its train/ and val/ folders are the submission."""
     from dcai.seeds import train_seeds
-    speed = yaml.safe_load((REPO / "params.yaml").read_text())["train_score"]["speed"]
     test_sets = {n: (REPO / p).resolve() for n, p in REAL_DATA["train_score"]["test_sets"].items()}
     start = time.perf_counter()
-    trained = train_seeds(seeds, args.data, test_sets, args.epochs, args.workdir / "raw-weights", speed, None,
+    trained = train_seeds(seeds, args.data, test_sets, args.epochs, args.workdir / "raw-weights", TRAIN_SPEED, None,
                           args.at_once)
     wall = time.perf_counter() - start
     return {seed: seed_result(r[0], r[0]["train"]["images"] + r[0]["val"]["n"], wall) for seed, r in trained.items()}
