@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from dcai.atomic import write_json
-from dcai.balance import cap_to_budget, hard_example_weights, origin_label_probs, repeat_originals
+from dcai.balance import (cap_to_budget, hard_example_weights, origin_label_probs, originals_without,
+                          repeat_originals)
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
@@ -53,7 +54,8 @@ def main() -> int:
             streams["repeat"] = repeats
         kept, dropped, targets = cap_to_budget(streams, p["priority"], p["per_class"], package["max_images"],
                                                package["batch_size"], p["seed"], p["role_priority"],
-                                               p["role_budget"], p["class_mix"], weights)
+                                               p["role_budget"], p["class_mix"], weights,
+                                               p["spread_over_originals"])
     except ValueError as err:
         print(f"balance: {err}", file=sys.stderr)
         return 1
@@ -69,6 +71,8 @@ def main() -> int:
         "available": {k: len(v) for k, v in sorted(streams.items())},
         "per_class": dict(sorted(per_class.items())),
         "hard_example_weight": p["hard_example_weight"],
+        "spread_over_originals": p["spread_over_originals"],
+        "originals_without": originals_without(kept),
         "origin_label_prob": mean_origin_prob(kept, label_probs),  # mean p(label) of the kept images' originals
         "per_role": count_by([{"role": r.get("role") or "competition"} for r in kept], "role"),
     })

@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from dcai.balance import (cap_to_budget, class_targets, hard_example_weights, origin_label_probs, repeat_originals,
-                          safe_total)
+from dcai.balance import (cap_to_budget, class_targets, hard_example_weights, origin_label_probs, originals_without,
+                          repeat_originals, safe_total)
 from dcai.budget import fits_budget
 from dcai.classes import CLASSES
 from dcai.split import split_rows
@@ -44,6 +44,40 @@ def test_balance_is_seeded_and_refuses_unranked_streams():
     assert a == b and a != c
     with pytest.raises(ValueError, match="flip"):
         cap_to_budget({"flip": stream("flip", 1)}, ["original"], 10, 10_000, 8, seed=0)
+
+
+def uneven_variations():
+    """Per class 20 originals; original k has k + 1 variations (210), so a random draw favours the last ones."""
+    originals = [{"id": f"{c}-{k}", "origin_id": f"{c}-{k}", "label": c, "kind": "original"}
+                 for c in CLASSES for k in range(20)]
+    variations = [{"id": f"{c}-{k}-v{j}", "origin_id": f"{c}-{k}", "label": c, "kind": "variation"}
+                  for c in CLASSES for k in range(20) for j in range(k + 1)]
+    return {"original": originals, "variation": variations}
+
+
+def test_spread_gives_every_original_a_variation_before_any_gets_a_second():
+    streams = uneven_variations()
+    for seed in range(3):
+        kept, _, _ = cap_to_budget(streams, ["original", "variation"], 50, 10_000, 8, seed=seed, spread=True)
+        for label in CLASSES:
+            per_origin = Counter(r["origin_id"] for r in kept if r["label"] == label and r["kind"] == "variation")
+            # 30 slots over 20 originals: every original once, then 10 of them a second time
+            assert len(per_origin) == 20 and sorted(Counter(per_origin.values()).items()) == [(1, 10), (2, 10)]
+        assert originals_without(kept) == {"variation": 0}
+    drawn, _, _ = cap_to_budget(streams, ["original", "variation"], 50, 10_000, 8, seed=0)
+    # the plain draw takes each variation alike, so originals with few variations are often left out
+    assert originals_without(drawn)["variation"] > 20
+
+
+def test_spread_is_seeded_and_keeps_the_role_order():
+    streams = uneven_variations()
+    streams["variation"] = with_role(streams["variation"][::2], "synthetic") + streams["variation"][1::2]
+    a, _, _ = cap_to_budget(streams, ["original", "variation"], 40, 10_000, 8, seed=3, spread=True,
+                            role_priority=["competition", "synthetic"])
+    b, _, _ = cap_to_budget(streams, ["original", "variation"], 40, 10_000, 8, seed=3, spread=True,
+                            role_priority=["competition", "synthetic"])
+    assert a == b
+    assert all(r.get("role") is None for r in a if r["kind"] == "variation")  # 20 slots, 100 competition variations
 
 
 def with_role(rows, role):

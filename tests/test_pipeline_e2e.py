@@ -32,7 +32,7 @@ TINY = {
     "autoaugment": {"per_class": 10},
     "variations": {"per_class": 6},
     "balance": {"per_class": 24, "priority": ["original", "crop", "variation", "flip", "trim", "augment"],
-                "hard_example_weight": 2},
+                "hard_example_weight": 2, "spread_over_originals": True},
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 2, "seeds": [1, 2]},
 }
@@ -118,6 +118,7 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert all(k.get("variation", 0) >= 1 for k in balance["per_class"].values())  # ranked before flips
     # every original has its out-of-fold p(label), and the draw favoured the hard ones' variants
     assert balance["hard_example_weight"] == 2 and set(balance["origin_label_prob"]) >= {"original", "variation"}
+    assert balance["spread_over_originals"] and set(balance["originals_without"]) >= {"variation", "crop"}
     split = metrics(root, "split")
     assert split["train"] + split["val"] + split["dropped"] == balance["images_out"]
     package = metrics(root, "package")

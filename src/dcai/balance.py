@@ -86,6 +86,27 @@ def draw_order(members: list[dict], rng: np.random.Generator, weights: dict[str,
     return np.argsort(-keys, kind="stable")
 
 
+def spread_over_origins(members: list[dict], order) -> list[int]:
+    """`order` re-sorted, stably, by how many images of the same original come before each one:
+    every original's first image, then every original's second, and so on. A random draw
+    of ~400 variations from a class's ~260 originals leaves a quarter of them with none and
+    some with five; spread, each gets one or two, so the slots hold as many hands as they can."""
+    seen: dict[str, int] = {}
+    rounds = []
+    for k in order:
+        origin = members[k]["origin_id"]
+        rounds.append(seen.get(origin, 0))
+        seen[origin] = rounds[-1] + 1
+    return [k for _, k in sorted(zip(rounds, order), key=lambda pair: pair[0])]
+
+
+def originals_without(rows: list[dict]) -> dict[str, int]:
+    """Per derived kind, how many kept originals have no kept image of that kind."""
+    originals = {r["id"] for r in rows if r["kind"] == "original"}
+    kinds = sorted({r["kind"] for r in rows} - {"original", "repeat"})
+    return {kind: len(originals - {r["origin_id"] for r in rows if r["kind"] == kind}) for kind in kinds}
+
+
 def _role(row: dict) -> str:
     return row.get("role") or "competition"
 
@@ -94,13 +115,16 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
                   max_images: int, batch_size: int, seed: int, role_priority: list[str] | None = None,
                   role_budget: dict[str, int | None] | None = None,
                   class_mix: str = "uniform",
-                  origin_weights: dict[str, float] | None = None) -> tuple[list[dict], list[dict], dict[str, int]]:
+                  origin_weights: dict[str, float] | None = None,
+                  spread: bool = False) -> tuple[list[dict], list[dict], dict[str, int]]:
     """Fill each class up to its target (`class_targets`) from the streams in priority order.
 
     Within a stream, sources come in `role_priority` order (a seeded random sample within
     a role), and a role with a budget gives at most that many images per class, whatever
     their kind. With `origin_weights` (`hard_example_weights`) the sample within a role is
-    weighted by the image's origin. Returns (kept, dropped, targets per class).
+    weighted by the image's origin. With `spread` the sample takes every original's first
+    image of a kind before any original's second (`spread_over_origins`).
+    Returns (kept, dropped, targets per class).
     """
     check_budget_params(max_images, batch_size, len(CLASSES))
     if per_class is not None and (not isinstance(per_class, int) or per_class < 1):
@@ -124,7 +148,10 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
         used = dict.fromkeys(role_budget, 0)
         for kind in priority:
             members = [r for r in streams.get(kind, []) if r["label"] == label]
-            order = sorted(draw_order(members, rng, origin_weights), key=lambda k: rank.get(_role(members[k]), 0))
+            order = draw_order(members, rng, origin_weights)
+            if spread:
+                order = spread_over_origins(members, order)
+            order = sorted(order, key=lambda k: rank.get(_role(members[k]), 0))
             for k in order:
                 row, role = members[k], _role(members[k])
                 if role in role_budget and used[role] >= role_budget[role]:
