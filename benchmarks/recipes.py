@@ -167,9 +167,9 @@ RECIPES = {
                       "the default's submission, the fixed model trained on TensorFlow's own kernels instead of XLA "
                       "(train_score.speed.jit_compile: false): the same recipe with other float sums, 0.92x the training time"),
     "spread_over_originals": ({"balance": {"spread_over_originals": True}},
-                              "the default's images drawn for the slots so that every original's first variation "
-                              "(and five-crop) comes before any original's second: originals without a variation "
-                              "194 instead of 686 of 2,613, none with more than 3 (the random draw gave up to 8)"),
+                              "the default's variations drawn for the slots so that every original's first comes before "
+                              "any original's second: originals without a variation 194 instead of 686 of 2,613, none "
+                              "with more than 3 (the random draw gave up to 8); the crops are all kept either way"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
