@@ -77,7 +77,7 @@ def test_spread_is_seeded_and_keeps_the_role_order():
     b, _, _ = cap_to_budget(streams, ["original", "variation"], 40, 10_000, 8, seed=3, spread=True,
                             role_priority=["competition", "synthetic"])
     assert a == b
-    assert all(r.get("role") is None for r in a if r["kind"] == "variation")  # 20 slots, 100 competition variations
+    assert all(r.get("role") is None for r in a if r["kind"] == "variation")  # 20 slots, 105 competition variations
 
 
 def with_role(rows, role):

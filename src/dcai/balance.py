@@ -86,11 +86,11 @@ def draw_order(members: list[dict], rng: np.random.Generator, weights: dict[str,
     return np.argsort(-keys, kind="stable")
 
 
-def spread_over_origins(members: list[dict], order) -> list[int]:
+def spread_over_originals(members: list[dict], order) -> list[int]:
     """`order` re-sorted, stably, by how many images of the same original come before each one:
     every original's first image, then every original's second, and so on. A random draw
     of ~400 variations from a class's ~260 originals leaves a quarter of them with none and
-    some with five; spread, each gets one or two, so the slots hold as many hands as they can."""
+    gives some up to eight; spread, each gets one or two (on the test half no better, README)."""
     seen: dict[str, int] = {}
     rounds = []
     for k in order:
@@ -123,7 +123,7 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
     a role), and a role with a budget gives at most that many images per class, whatever
     their kind. With `origin_weights` (`hard_example_weights`) the sample within a role is
     weighted by the image's origin. With `spread` the sample takes every original's first
-    image of a kind before any original's second (`spread_over_origins`).
+    image of a kind before any original's second (`spread_over_originals`).
     Returns (kept, dropped, targets per class).
     """
     check_budget_params(max_images, batch_size, len(CLASSES))
@@ -150,7 +150,7 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
             members = [r for r in streams.get(kind, []) if r["label"] == label]
             order = draw_order(members, rng, origin_weights)
             if spread:
-                order = spread_over_origins(members, order)
+                order = spread_over_originals(members, order)
             order = sorted(order, key=lambda k: rank.get(_role(members[k]), 0))
             for k in order:
                 row, role = members[k], _role(members[k])
