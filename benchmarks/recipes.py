@@ -170,6 +170,11 @@ RECIPES = {
                               "the default's variations drawn for the slots so that every original's first comes before "
                               "any original's second: originals without a variation 194 instead of 686 of 2,613, none "
                               "with more than 3 (the random draw gave up to 8); the crops are all kept either way"),
+    "variations_shape_only": ({"variations": {"probability": {"stroke": 0.7, "blur": 0, "noise": 0, "tone": 0,
+                                                              "elastic": 0}}},
+                              "the default's variations without their photometric steps (no blur, paper grain or "
+                              "tone change; stroke width and the affine step as before): what those steps are worth "
+                              "when the test images come from the same scans as the originals"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
