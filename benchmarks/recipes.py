@@ -4,6 +4,8 @@
     python -m benchmarks.recipes --only raw default    # some of them
     python -m benchmarks.recipes --table [--commit C]  # print the table of what is finished
     python -m benchmarks.recipes --epochs 25 --only raw default   # screening runs, rows of their own
+    python -m benchmarks.recipes --compare default:03ee171+1592e0e variations_milder:cfe2848
+                                                       # B against A: difference, its standard error, seeds needed
 
 When recipes have both full and screening runs at a commit, the table is followed by how well
 the screening ranks them: Spearman's rank correlation of the mean test-half scores, and every
@@ -29,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.human_review import write_corrections
+from benchmarks.seed_stats import RESOLVING_STANDARD_ERRORS, mean_and_sd, pooled_sd, seeds_per_recipe, welch
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -344,6 +347,66 @@ def agreement_text(found: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def parse_spec(spec: str, default_commit: str) -> tuple[str, list[str]]:
+    """`recipe` (at the default commit) or `recipe:c1+c2`: the recipe's seeds at those
+    commits (prefixes), pooled. Pool only commits whose recipe params are the same."""
+    name, _, commits = spec.partition(":")
+    return name, [c for c in commits.split("+") if c] or [default_commit]
+
+
+def seed_scores(results: dict, name: str, commits: list[str], test_set: str = SCORED_ON) -> dict[int, float]:
+    """Each seed's score of run `name` at any of `commits`; a seed measured at two of them
+    is one training counted twice, so that is refused."""
+    scores, where = {}, {}
+    for key, r in results.items():
+        run, seed, commit = key.split("|")
+        if run != name or not any(commit.startswith(c) for c in commits) or r["test"].get(test_set) is None:
+            continue
+        if int(seed) in scores:
+            raise ValueError(f"{name}: seed {seed} was measured at {where[int(seed)][:8]} and {commit[:8]}; "
+                             "pool commits that ran different seeds")
+        scores[int(seed)], where[int(seed)] = r["test"][test_set], commit
+    return scores
+
+
+def full_run_spreads(results: dict, test_set: str = SCORED_ON) -> list[list[float]]:
+    """Per (recipe, commit) full pipeline run, its seeds' scores: what the seed spread is
+    estimated from. raw (no pipeline, far noisier) and screening runs are left out."""
+    groups = {}
+    for key, r in results.items():
+        run, _, commit = key.split("|")
+        if run == "raw" or "@e" in run or r["test"].get(test_set) is None:
+            continue
+        groups.setdefault((run, commit), []).append(r["test"][test_set])
+    return list(groups.values())
+
+
+def compare_text(results: dict, spec_a: str, spec_b: str, commit: str, test_set: str = SCORED_ON) -> str:
+    """B against A on `test_set`: both means, their difference with its standard error and
+    Welch's test, and how many seeds a gap of that size needs against the pooled seed spread."""
+    lines, sides = [], []
+    for spec in (spec_a, spec_b):
+        name, commits = parse_spec(spec, commit)
+        scores = seed_scores(results, name, commits, test_set)
+        if len(scores) < 2:
+            raise ValueError(f"{spec}: {len(scores)} seed(s) in the results; a comparison needs 2 or more per side")
+        mean, sd = mean_and_sd(list(scores.values()))
+        lines.append(f"{name} ({len(scores)} seeds: {', '.join(str(s) for s in sorted(scores))}; "
+                     f"at {', '.join(c[:8] for c in commits)}): {mean:.4f} ± {sd:.4f}")
+        sides.append((name, list(scores.values())))
+    (name_a, a), (name_b, b) = sides
+    w = welch(a, b)
+    lines.append(f"{name_b} - {name_a} on {test_set}: {100 * w['diff']:+.2f} points, standard error "
+                 f"{100 * w['se']:.2f} (Welch t {w['t']:.2f}, {w['dof']:.1f} dof, two-sided p {w['p']:.2f})")
+    sd, dof = pooled_sd(full_run_spreads(results, test_set))
+    gap = abs(w["diff"]) or 0.01
+    lines.append(f"Seed spread pooled over the full runs in these results: {100 * sd:.2f} points ({dof} dof). "
+                 f"Seeds per recipe to resolve a true gap of {100 * gap:.1f} points at "
+                 f"{RESOLVING_STANDARD_ERRORS:.0f} standard errors: {seeds_per_recipe(sd, gap)}; "
+                 f"of 1 point: {seeds_per_recipe(sd, 0.01)}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(REPO.parent / "shared/data/dcai2021"))
@@ -357,6 +420,9 @@ def main() -> int:
     parser.add_argument("--only", nargs="+", choices=list(RECIPES))
     parser.add_argument("--table", action="store_true", help="print the finished runs and stop")
     parser.add_argument("--commit", help="the commit to measure, or with --table to print (default: HEAD)")
+    parser.add_argument("--compare", nargs=2, metavar=("A", "B"),
+                        help="print B against A on the test half and stop; each `recipe` (at --commit) or "
+                             "`recipe:commit+commit` (its seeds at those commits, pooled)")
     args = parser.parse_args()
     args.data, args.workdir = Path(args.data).resolve(), Path(args.workdir).resolve()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -366,6 +432,13 @@ def main() -> int:
     if args.table:
         print(f"Commit {commit[:8]}:\n\n{table(results, commit)}")
         print(agreement_text(screening_agreement(results, commit)))
+        return 0
+    if args.compare:
+        try:
+            print(compare_text(results, *args.compare, commit))
+        except ValueError as error:
+            print(f"recipes: {error}", file=sys.stderr)
+            return 1
         return 0
     if not (args.data / "train").is_dir():
         print(f"recipes: no competition data at {args.data} (train/ missing); pass --data", file=sys.stderr)

@@ -97,6 +97,52 @@ def test_screening_agreement_ranks_recipes_by_their_mean_test_score():
     assert "2 of 3 pairs in the same order" in agreement_text([found])
 
 
+
+def test_welch_gives_the_difference_its_standard_error_and_degrees_of_freedom():
+    from benchmarks.seed_stats import welch
+    # two recipes, 3 seeds each, sd 2 points each, means 3 points apart
+    w = welch([0.80, 0.82, 0.84], [0.83, 0.85, 0.87])
+    assert w["diff"] == pytest.approx(0.03)
+    assert w["se"] == pytest.approx((2 * 0.02 ** 2 / 3) ** 0.5)  # 0.0163
+    assert w["dof"] == pytest.approx(4.0)                         # equal spreads: n_a + n_b - 2
+    assert w["t"] == pytest.approx(0.03 / 0.016330, rel=1e-4)
+    assert w["p"] == pytest.approx(0.140, abs=0.002)              # t 1.84 on 4 dof, two-sided
+    assert welch([0.80, 0.82, 0.84], [0.80, 0.82, 0.84])["p"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        welch([0.8], [0.8, 0.9])
+
+
+def test_the_pooled_seed_spread_and_the_seeds_a_gap_needs():
+    from benchmarks.seed_stats import pooled_sd, seeds_per_recipe
+    sd, dof = pooled_sd([[0.01, 0.03], [0.02, 0.02, 0.02], [0.5]])  # one seed: no spread to pool
+    assert dof == 3 and sd == pytest.approx((2 * 0.01 ** 2 / 3) ** 0.5)
+    assert seeds_per_recipe(0.01, 0.01) == 8    # 2 (2 x 1 / 1)^2
+    assert seeds_per_recipe(0.01, 0.005) == 32  # half the gap: four times the seeds
+    assert seeds_per_recipe(0.001, 0.01) == 2
+    with pytest.raises(ValueError, match="unknown"):
+        pooled_sd([[0.5], [0.6]])
+
+
+def test_a_comparison_pools_commits_and_refuses_a_seed_counted_twice():
+    from benchmarks.recipes import compare_text, seed_scores
+    run = {"wall_seconds": 60, "train_seconds": 60, "images": 10, "val": 0.9}
+    scores = {("default", 1, "aaa1"): 0.80, ("default", 2, "aaa1"): 0.82, ("default", 3, "bbb2"): 0.84,
+              ("milder", 1, "ccc3"): 0.83, ("milder", 2, "ccc3"): 0.85, ("milder", 3, "ccc3"): 0.87,
+              ("raw", 1, "ccc3"): 0.30, ("raw", 2, "ccc3"): 0.90, ("milder@e25", 1, "ccc3"): 0.1}
+    results = {f"{n}|{s}|{c}": {**run, "test": {"competition_test": v}} for (n, s, c), v in scores.items()}
+    assert seed_scores(results, "default", ["aaa"]) == {1: 0.80, 2: 0.82}
+    assert seed_scores(results, "default", ["aaa", "bbb"]) == {1: 0.80, 2: 0.82, 3: 0.84}
+    text = compare_text(results, "default:aaa+bbb", "milder:ccc", "HEAD")
+    assert "milder - default on competition_test: +3.00 points, standard error 1.63" in text
+    # the spread is pooled per (recipe, commit) run, raw and screening runs left out:
+    # default at aaa1 (1 dof, 1.41 points) and milder (2 dof, 2 points) give sqrt(10 / 3)
+    assert "pooled over the full runs in these results: 1.83 points (3 dof)" in text
+    results["default|1|bbb2"] = {**run, "test": {"competition_test": 0.9}}
+    with pytest.raises(ValueError, match="seed 1 was measured at"):
+        seed_scores(results, "default", ["aaa", "bbb"])
+    with pytest.raises(ValueError, match="needs 2 or more"):
+        compare_text(results, "default:aaa", "milder:zzz", "HEAD")
+
 def test_cleaning_votes_with_the_named_cached_members_only():
     import numpy as np
     import pytest
