@@ -295,10 +295,9 @@ def table(results: dict, commit: str) -> str:
             values = [v for v in values if v is not None]
             if not values:
                 return "n/a"
-            mean = sum(values) / len(values)
+            mean, std = mean_and_sd(values)
             if len(values) == 1:
                 return f"{mean:.3f}"
-            std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
             return f"{mean:.3f} ± {std:.3f} [{min(values):.3f}-{max(values):.3f}]"
         walls = f"{runs[0]['wall_seconds'] / 60:.0f} ({max(r['train_seconds'] for r in runs) / 60:.0f})"
         lines.append(f"| {recipe} | {len(runs)} | {runs[0]['images']} | "
