@@ -114,3 +114,55 @@ def test_a_member_input_too_small_for_the_members_is_refused():
     for bad in (16, 32.5, True, "32"):
         with pytest.raises(ValueError, match="input_size"):
             check_member_input(bad)
+
+
+def test_a_member_compiled_once_trains_each_fold_as_if_built_and_compiled_anew(monkeypatch):
+    # vgg has batch norm, dropout's seed state and Adam's moments: every one must start each fold afresh
+    from dcai import vote
+
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(10), 3)
+    shared = {"x": rng.uniform(0, 1, (30, 32, 32, 1)).astype(np.float32), "y": labels,
+              "folds": stratified_folds(labels, 3, seed=2)}
+    settings = (2, 8, 1e-3, 3, 1, True)  # epochs, batch, learning rate, seed, shift, XLA
+    monkeypatch.setattr(vote, "_COMPILED", {})
+    vote.train_member(shared, "vgg", 0, 0, *settings)
+    (kept_model, _), = vote._COMPILED.values()
+    reused = vote.train_member(shared, "vgg", 0, 1, *settings)
+    assert [m for m, _ in vote._COMPILED.values()] == [kept_model]  # fold 1 ran on fold 0's compiled model
+    monkeypatch.setattr(vote, "_COMPILED", {})
+    anew = vote.train_member(shared, "vgg", 0, 1, *settings)
+    np.testing.assert_array_equal(reused["probs"], anew["probs"])
+
+
+def test_the_members_cost_table_is_what_the_built_members_compute():
+    import tensorflow as tf
+
+    from dcai.vote_models import MEMBERS, MULTIPLY_ADDS, build_member
+
+    def multiply_adds(model):
+        total = 0
+        for layer in model.layers:
+            if isinstance(layer, tf.keras.layers.Conv2D):
+                total += int(np.prod(layer.output.shape[1:3])) * int(np.prod(layer.kernel.shape))
+            elif isinstance(layer, tf.keras.layers.Dense):
+                total += int(np.prod(layer.kernel.shape))
+        return total / 1e6
+
+    counted = {name: multiply_adds(build_member(name, 10, 0)) for name in MEMBERS}
+    assert set(MULTIPLY_ADDS) == set(MEMBERS)
+    for name in MEMBERS:
+        assert abs(MULTIPLY_ADDS[name] - counted[name]) < 0.01, (name, counted[name])
+
+
+def test_the_costliest_models_are_trained_first(monkeypatch):
+    import dcai.compute
+    from dcai import vote
+
+    started = []
+    monkeypatch.setattr(dcai.compute, "run_tasks", lambda fn, tasks, *a, **k: started.extend(t[0] for t in tasks))
+    labels = np.repeat(np.arange(10), 2)
+    x = np.zeros((20, 32, 32, 1), np.float32)
+    vote.out_of_fold_probs(x, labels, ["lenet5", "resnet", "alexnet"], stratified_folds(labels, 2, seed=2), 1, 16,
+                           1e-3, 3)
+    assert started == ["alexnet"] * 2 + ["resnet"] * 2 + ["lenet5"] * 2

@@ -70,6 +70,11 @@ def _resnet(inputs):
 
 SEQUENTIAL_MEMBERS = {"lenet5": lenet5, "alexnet": alexnet, "allconv": allconv, "vgg": vgg}
 MEMBERS = (*SEQUENTIAL_MEMBERS, "resnet")
+# Millions of multiply-adds per 32x32 image (convolutions and dense layers; tests/test_vote.py
+# recounts them from the built models). vote_train starts the costliest models first, so the
+# run does not end on one long model with the other cores idle; the order needs no model
+# built, since building one before the workers start would fix TensorFlow's thread count.
+MULTIPLY_ADDS = {"alexnet": 4.56, "vgg": 4.19, "allconv": 3.16, "resnet": 3.05, "lenet5": 0.42}
 
 
 def build_member(name: str, n_classes: int, seed: int, input_shape: tuple = INPUT_SHAPE) -> tf.keras.Model:
