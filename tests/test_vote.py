@@ -166,3 +166,22 @@ def test_the_costliest_models_are_trained_first(monkeypatch):
     vote.out_of_fold_probs(x, labels, ["lenet5", "resnet", "alexnet"], stratified_folds(labels, 2, seed=2), 1, 16,
                            1e-3, 3)
     assert started == ["alexnet"] * 2 + ["resnet"] * 2 + ["lenet5"] * 2
+
+
+def test_a_members_weights_file_is_the_same_bytes_whatever_the_process_built_before(tmp_path, monkeypatch):
+    from dcai import vote
+
+    rng = np.random.default_rng(5)
+    labels = np.repeat(np.arange(10), 2)
+    x = rng.uniform(0, 1, (20, 32, 32, 1)).astype(np.float32)
+    folds = stratified_folds(labels, 2, seed=2)
+    monkeypatch.setattr(vote, "_COMPILED", {})  # each run as in a worker that compiled nothing yet
+    out_of_fold_probs(x, labels, ["vgg"], folds, 1, 16, 1e-3, 3, weights_dir=tmp_path / "first")
+    monkeypatch.setattr(vote, "_COMPILED", {})
+    out_of_fold_probs(x, labels, ["lenet5", "vgg"], folds, 1, 16, 1e-3, 3, weights_dir=tmp_path / "later")
+    monkeypatch.setattr(vote, "_COMPILED", {})
+    again = out_of_fold_probs(x, labels, ["vgg"], folds, 1, 16, 1e-3, 3, weights_dir=tmp_path / "again")
+    for fold in (0, 1):
+        name = f"vgg_fold{fold}.weights.h5"
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
+    assert again["probs"].shape == (1, 20, 10)

@@ -109,7 +109,7 @@ def compiled_member(name: str, weights_seed: int, input_shape: tuple, learning_r
     fresh = build_member(name, len(CLASSES), weights_seed, input_shape=input_shape)
     key = (name, tuple(input_shape), learning_rate, jit_compile)
     if key not in _COMPILED:
-        fresh.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+        fresh.compile(optimizer=tf.keras.optimizers.Adam(learning_rate, name="adam"),  # its name is in the file too
                       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit_compile)
         fresh.optimizer.build(fresh.trainable_variables)
         _COMPILED[key] = (fresh, [v.numpy() for v in fresh.optimizer.variables])

@@ -89,4 +89,10 @@ def build_member(name: str, n_classes: int, seed: int, input_shape: tuple = INPU
         for layer in SEQUENTIAL_MEMBERS[name]():
             x = layer(x)
     outputs = L.Dense(n_classes)(x)
-    return tf.keras.Model(inputs, outputs, name=name)
+    model = tf.keras.Model(inputs, outputs, name=name)
+    # Keras names layers by how many of their kind this process built before (conv2d_17), and
+    # the weights file records those names: named by place, the file's bytes depend on the
+    # model alone, not on which models a worker happened to train before it.
+    for place, layer in enumerate(model.layers):
+        layer.name = f"{name}_{place}_{type(layer).__name__.lower()}"
+    return model
