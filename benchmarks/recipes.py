@@ -32,6 +32,7 @@ import yaml
 
 from benchmarks.human_review import write_corrections
 from benchmarks.seed_stats import RESOLVING_STANDARD_ERRORS, mean_and_sd, pooled_sd, seeds_per_recipe, welch
+from dcai.classes import CLASSES
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -216,7 +217,8 @@ def run_name(recipe: str, epochs: int) -> str:
 def seed_result(scores: dict, images: int, wall: float) -> dict:
     return {"wall_seconds": round(wall, 1), "train_seconds": scores["train"]["seconds"], "images": images,
             "val": scores["val"]["accuracy"],
-            "test": {name: s.get("accuracy") for name, s in scores["test"].items()}}
+            "test": {name: s.get("accuracy") for name, s in scores["test"].items()},
+            "per_class": {name: s["per_class"] for name, s in scores["test"].items() if s.get("per_class")}}
 
 
 def run_pipeline(recipe: str, seeds: list[int], commit: str, args) -> dict[int, dict]:
@@ -354,19 +356,42 @@ def parse_spec(spec: str, default_commit: str) -> tuple[str, list[str]]:
     return name, [c for c in commits.split("+") if c] or [default_commit]
 
 
-def seed_scores(results: dict, name: str, commits: list[str], test_set: str = SCORED_ON) -> dict[int, float]:
-    """Each seed's score of run `name` at any of `commits`; a seed measured at two of them
+def seed_runs(results: dict, name: str, commits: list[str], test_set: str = SCORED_ON) -> dict[int, dict]:
+    """Each seed's finished run of `name` at any of `commits`; a seed measured at two of them
     is one training counted twice, so that is refused."""
-    scores, where = {}, {}
+    runs, where = {}, {}
     for key, r in results.items():
         run, seed, commit = key.split("|")
         if run != name or not any(commit.startswith(c) for c in commits) or r["test"].get(test_set) is None:
             continue
-        if int(seed) in scores:
+        if int(seed) in runs:
             raise ValueError(f"{name}: seed {seed} was measured at {where[int(seed)][:8]} and {commit[:8]}; "
                              "pool commits that ran different seeds")
-        scores[int(seed)], where[int(seed)] = r["test"][test_set], commit
-    return scores
+        runs[int(seed)], where[int(seed)] = r, commit
+    return runs
+
+
+def seed_scores(results: dict, name: str, commits: list[str], test_set: str = SCORED_ON) -> dict[int, float]:
+    return {seed: r["test"][test_set] for seed, r in seed_runs(results, name, commits, test_set).items()}
+
+
+def class_means(runs: list[dict], test_set: str) -> dict[str, float] | None:
+    """Each class's accuracy on `test_set`, averaged over the runs; None when a run has no
+    classes recorded (results from before they were kept)."""
+    per_run = [r.get("per_class", {}).get(test_set) for r in runs]
+    if not per_run or any(p is None for p in per_run):
+        return None
+    return {c: sum(p[c] for p in per_run) / len(per_run) for c in CLASSES if c in per_run[0]}
+
+
+def class_text(name_a: str, a: list[dict], name_b: str, b: list[dict], test_set: str) -> str:
+    """Where B's accuracy differs from A's, class by class: which numerals a recipe moves."""
+    mean_a, mean_b = class_means(a, test_set), class_means(b, test_set)
+    if mean_a is None or mean_b is None:
+        return f"Per class: not recorded for every seed of {name_a} and {name_b}"
+    return (f"Per class on {test_set}, {name_a} -> {name_b} (means over seeds; B - A in points):\n  "
+            + "\n  ".join(f"{c:>4}: {mean_a[c]:.3f} -> {mean_b[c]:.3f} ({100 * (mean_b[c] - mean_a[c]):+.1f})"
+                           for c in mean_a if c in mean_b))
 
 
 def full_run_spreads(results: dict, test_set: str = SCORED_ON) -> list[list[float]]:
@@ -387,14 +412,15 @@ def compare_text(results: dict, spec_a: str, spec_b: str, commit: str, test_set:
     lines, sides = [], []
     for spec in (spec_a, spec_b):
         name, commits = parse_spec(spec, commit)
-        scores = seed_scores(results, name, commits, test_set)
+        runs = seed_runs(results, name, commits, test_set)
+        scores = {seed: r["test"][test_set] for seed, r in runs.items()}
         if len(scores) < 2:
             raise ValueError(f"{spec}: {len(scores)} seed(s) in the results; a comparison needs 2 or more per side")
         mean, sd = mean_and_sd(list(scores.values()))
         lines.append(f"{name} ({len(scores)} seeds: {', '.join(str(s) for s in sorted(scores))}; "
                      f"at {', '.join(c[:8] for c in commits)}): {mean:.4f} ± {sd:.4f}")
-        sides.append((name, list(scores.values())))
-    (name_a, a), (name_b, b) = sides
+        sides.append((name, list(scores.values()), list(runs.values())))
+    (name_a, a, runs_a), (name_b, b, runs_b) = sides
     w = welch(a, b)
     lines.append(f"{name_b} - {name_a} on {test_set}: {100 * w['diff']:+.2f} points, standard error "
                  f"{100 * w['se']:.2f} (Welch t {w['t']:.2f}, {w['dof']:.1f} dof, two-sided p {w['p']:.2f})")
@@ -404,6 +430,7 @@ def compare_text(results: dict, spec_a: str, spec_b: str, commit: str, test_set:
                  f"Seeds per recipe to resolve a true gap of {100 * gap:.1f} points at "
                  f"{RESOLVING_STANDARD_ERRORS:.0f} standard errors: {seeds_per_recipe(sd, gap)}; "
                  f"of 1 point: {seeds_per_recipe(sd, 0.01)}")
+    lines.append(class_text(name_a, runs_a, name_b, runs_b, test_set))
     return "\n".join(lines)
 
 

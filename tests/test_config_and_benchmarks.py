@@ -143,6 +143,22 @@ def test_a_comparison_pools_commits_and_refuses_a_seed_counted_twice():
     with pytest.raises(ValueError, match="needs 2 or more"):
         compare_text(results, "default:aaa", "milder:zzz", "HEAD")
 
+
+def test_a_comparison_shows_which_classes_a_recipe_moves():
+    from benchmarks.recipes import compare_text, seed_result
+    scores = {"train": {"seconds": 60}, "val": {"accuracy": 0.9},
+              "test": {"competition_test": {"accuracy": 0.8, "per_class": {"i": 0.9, "vii": 0.5}},
+                       "label_book": {"accuracy": 0.7, "per_class": {"i": 1.0, "vii": 0.2}}}}
+    kept = seed_result(scores, 10, 60.0)
+    assert kept["per_class"]["competition_test"] == {"i": 0.9, "vii": 0.5}
+    better_vii = {**kept, "per_class": {"competition_test": {"i": 0.8, "vii": 0.75}}}
+    results = {"default|1|aaa": kept, "default|2|aaa": kept, "milder|1|aaa": kept, "milder|2|aaa": better_vii}
+    text = compare_text(results, "default", "milder", "aaa")
+    # classes in numeral order, each the mean over the seeds: vii (0.5 + 0.75) / 2
+    assert text.endswith("     i: 0.900 -> 0.850 (-5.0)\n   vii: 0.500 -> 0.625 (+12.5)")
+    results["milder|3|aaa"] = {k: v for k, v in kept.items() if k != "per_class"}  # kept before classes were
+    assert compare_text(results, "default", "milder", "aaa").endswith("not recorded for every seed of default and milder")
+
 def test_cleaning_votes_with_the_named_cached_members_only():
     import numpy as np
     import pytest
