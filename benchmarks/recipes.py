@@ -180,6 +180,9 @@ RECIPES = {
                               "the default's variations without their photometric steps (no blur, paper grain or "
                               "tone change; stroke width and the affine step as before): what those steps are worth "
                               "when the test images come from the same scans as the originals"),
+    "fixed_member": ({"vote_filter": {"train": {**VOTE_TRAIN, "members": ["resnet", "alexnet", "vgg", "fixed"]}}},
+                     "the default's vote ensemble plus the fixed model's own architecture as a fourth member "
+                     "(appended, so the first three keep their seeds): the model that is scored, judging the labels"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe

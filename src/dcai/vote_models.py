@@ -68,13 +68,27 @@ def _resnet(inputs):
     return L.GlobalAveragePooling2D()(x)
 
 
+def _fixed(inputs):
+    """The fixed model's own architecture (ResNet50 cut after its first stage, global average),
+    on the members' one-channel input and without its ImageNet preprocessing: the members'
+    ink-scaled pixels are already centred on paper. Its batch norms get the members' momentum."""
+    from .fixed_model import CUT_LAYER
+
+    resnet = tf.keras.applications.ResNet50(input_tensor=inputs, include_top=False, weights=None)
+    for layer in resnet.layers:
+        if isinstance(layer, L.BatchNormalization):
+            layer.momentum = BN_MOMENTUM
+    return L.GlobalAveragePooling2D()(resnet.get_layer(CUT_LAYER).output)
+
+
 SEQUENTIAL_MEMBERS = {"lenet5": lenet5, "alexnet": alexnet, "allconv": allconv, "vgg": vgg}
-MEMBERS = (*SEQUENTIAL_MEMBERS, "resnet")
+GRAPH_MEMBERS = {"resnet": _resnet, "fixed": _fixed}
+MEMBERS = (*SEQUENTIAL_MEMBERS, *GRAPH_MEMBERS)
 # Millions of multiply-adds per 32x32 image (convolutions and dense layers; tests/test_vote.py
 # recounts them from the built models). vote_train starts the costliest models first, so the
 # run does not end on one long model with the other cores idle; the order needs no model
 # built, since building one before the workers start would fix TensorFlow's thread count.
-MULTIPLY_ADDS = {"alexnet": 4.56, "vgg": 4.19, "allconv": 3.16, "resnet": 3.05, "lenet5": 0.42}
+MULTIPLY_ADDS = {"fixed": 14.44, "alexnet": 4.56, "vgg": 4.19, "allconv": 3.16, "resnet": 3.05, "lenet5": 0.42}
 
 
 def build_member(name: str, n_classes: int, seed: int, input_shape: tuple = INPUT_SHAPE) -> tf.keras.Model:
@@ -83,8 +97,8 @@ def build_member(name: str, n_classes: int, seed: int, input_shape: tuple = INPU
     tf.keras.utils.set_random_seed(seed)  # seeds Keras's initializers too, not only TensorFlow's ops
     inputs = tf.keras.Input(input_shape)
     x = inputs
-    if name == "resnet":
-        x = _resnet(x)
+    if name in GRAPH_MEMBERS:
+        x = GRAPH_MEMBERS[name](x)
     else:
         for layer in SEQUENTIAL_MEMBERS[name]():
             x = layer(x)
