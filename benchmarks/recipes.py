@@ -374,8 +374,12 @@ def seed_runs(results: dict, name: str, commits: list[str], test_set: str = SCOR
     return runs
 
 
+def run_scores(runs: dict[int, dict], test_set: str) -> dict[int, float]:
+    return {seed: r["test"][test_set] for seed, r in runs.items()}
+
+
 def seed_scores(results: dict, name: str, commits: list[str], test_set: str = SCORED_ON) -> dict[int, float]:
-    return {seed: r["test"][test_set] for seed, r in seed_runs(results, name, commits, test_set).items()}
+    return run_scores(seed_runs(results, name, commits, test_set), test_set)
 
 
 def class_means(runs: list[dict], test_set: str) -> dict[str, float] | None:
@@ -416,7 +420,7 @@ def compare_text(results: dict, spec_a: str, spec_b: str, commit: str, test_set:
     for spec in (spec_a, spec_b):
         name, commits = parse_spec(spec, commit)
         runs = seed_runs(results, name, commits, test_set)
-        scores = {seed: r["test"][test_set] for seed, r in runs.items()}
+        scores = run_scores(runs, test_set)
         if len(scores) < 2:
             raise ValueError(f"{spec}: {len(scores)} seed(s) in the results; a comparison needs 2 or more per side")
         mean, sd = mean_and_sd(list(scores.values()))

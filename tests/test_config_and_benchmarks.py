@@ -159,6 +159,7 @@ def test_a_comparison_shows_which_classes_a_recipe_moves():
     results["milder|3|aaa"] = {k: v for k, v in kept.items() if k != "per_class"}  # kept before classes were
     assert compare_text(results, "default", "milder", "aaa").endswith("not recorded for every seed of default and milder")
 
+
 def test_cleaning_votes_with_the_named_cached_members_only():
     import numpy as np
     import pytest
