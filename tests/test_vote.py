@@ -185,3 +185,24 @@ def test_a_members_weights_file_is_the_same_bytes_whatever_the_process_built_bef
         name = f"vgg_fold{fold}.weights.h5"
         assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "again" / name).read_bytes()
     assert again["probs"].shape == (1, 20, 10)
+
+
+def test_the_fixed_member_is_the_fixed_models_graph_on_the_members_input():
+    import tensorflow as tf
+
+    from dcai.fixed_model import build_fixed_model
+    from dcai.vote_models import BN_MOMENTUM, build_member
+
+    def conv_kernels(layers):
+        return [tuple(layer.kernel.shape) for layer in layers if isinstance(layer, tf.keras.layers.Conv2D)]
+
+    member = build_member("fixed", 10, 0)
+    base = build_fixed_model().get_layer("resnet50_cut")
+    fixed_kernels = conv_kernels(base.layers)
+    assert conv_kernels(member.layers) == [fixed_kernels[0][:2] + (1,) + fixed_kernels[0][3:], *fixed_kernels[1:]]
+    def norms(layers):
+        return [layer for layer in layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+
+    assert len(norms(member.layers)) == len(norms(base.layers)) == 11
+    assert all(layer.momentum == BN_MOMENTUM for layer in norms(member.layers))
+    assert member.output_shape == (None, 10)
