@@ -7,6 +7,8 @@ fold alone took minutes). They are not the fixed model and are not bound by its 
 """
 import tensorflow as tf
 
+from .fixed_model import CUT_LAYER
+
 L = tf.keras.layers
 INPUT_SHAPE = (32, 32, 1)
 # Members train for a few hundred steps only; with Keras's default momentum (0.99) the
@@ -72,8 +74,6 @@ def _fixed(inputs):
     """The fixed model's own architecture (ResNet50 cut after its first stage, global average),
     on the members' one-channel input and without its ImageNet preprocessing: the members'
     ink-scaled pixels are already centred on paper. Its batch norms get the members' momentum."""
-    from .fixed_model import CUT_LAYER
-
     resnet = tf.keras.applications.ResNet50(input_tensor=inputs, include_top=False, weights=None)
     for layer in resnet.layers:
         if isinstance(layer, L.BatchNormalization):
