@@ -196,13 +196,13 @@ def test_the_fixed_member_is_the_fixed_models_graph_on_the_members_input():
     def conv_kernels(layers):
         return [tuple(layer.kernel.shape) for layer in layers if isinstance(layer, tf.keras.layers.Conv2D)]
 
+    def norms(layers):
+        return [layer for layer in layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+
     member = build_member("fixed", 10, 0)
     base = build_fixed_model().get_layer("resnet50_cut")
     fixed_kernels = conv_kernels(base.layers)
     assert conv_kernels(member.layers) == [fixed_kernels[0][:2] + (1,) + fixed_kernels[0][3:], *fixed_kernels[1:]]
-    def norms(layers):
-        return [layer for layer in layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
-
     assert len(norms(member.layers)) == len(norms(base.layers)) == 11
     assert all(layer.momentum == BN_MOMENTUM for layer in norms(member.layers))
     assert member.output_shape == (None, 10)
