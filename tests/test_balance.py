@@ -46,6 +46,22 @@ def test_balance_is_seeded_and_refuses_unranked_streams():
         cap_to_budget({"flip": stream("flip", 1)}, ["original"], 10, 10_000, 8, seed=0)
 
 
+def test_a_stream_that_fills_no_slot_does_not_move_what_the_others_draw():
+    # the competition's mix: the variations fill every class, so AutoAugment's images fill none;
+    # sweeping AutoAugment's size must leave the submission as it is
+    base = {"original": stream("original", 30), "variation": stream("variation", 100)}
+    priority = ["original", "variation", "augment"]
+    kept, _, _ = cap_to_budget(base, priority, 60, 10_000, 8, seed=4)
+    for augment in (stream("augment", 20), stream("augment", 80)):
+        with_augment, _, _ = cap_to_budget({**base, "augment": augment}, priority, 60, 10_000, 8, seed=4)
+        assert with_augment == kept
+    # nor does one class's stream move another class's draw
+    fewer_i = {kind: [r for r in rows if r["label"] != "i" or int(r["id"].rsplit("-", 1)[1]) < 70]
+               for kind, rows in base.items()}
+    trimmed, _, _ = cap_to_budget(fewer_i, priority, 60, 10_000, 8, seed=4)
+    assert [r for r in trimmed if r["label"] != "i"] == [r for r in kept if r["label"] != "i"]
+
+
 def uneven_variations():
     """Per class 20 originals; original k has k + 1 variations (210), so a random draw favours the last ones."""
     originals = [{"id": f"{c}-{k}", "origin_id": f"{c}-{k}", "label": c, "kind": "original"}

@@ -1,5 +1,6 @@
 """Balance: merge the originals and the generated streams into a class-balanced pool
 that fits the competition's batch-counted size rule whatever the split does."""
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -75,6 +76,14 @@ def hard_example_weights(label_probs: dict[str, float], strength: float) -> dict
     return {origin: 1.0 + strength * (1.0 - p) for origin, p in label_probs.items()}
 
 
+def stream_rng(seed: int, label: str, kind: str) -> np.random.Generator:
+    """The draw of one class's images of one kind, from its own random stream. One generator
+    shared by every (class, kind) would let a stream that fills no slot (say AutoAugment's,
+    below the variations in the priority) still move what the others draw: a sweep of its size
+    would change the submission by chance alone."""
+    return np.random.default_rng([seed, CLASSES.index(label), zlib.crc32(kind.encode())])
+
+
 def draw_order(members: list[dict], rng: np.random.Generator, weights: dict[str, float] | None) -> np.ndarray:
     """A seeded random order of `members`; with weights (by origin), a weighted draw without
     replacement: sorting log(u) / w descending picks each next image with chance in proportion
@@ -120,10 +129,11 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
     """Fill each class up to its target (`class_targets`) from the streams in priority order.
 
     Within a stream, sources come in `role_priority` order (a seeded random sample within
-    a role), and a role with a budget gives at most that many images per class, whatever
-    their kind. With `origin_weights` (`hard_example_weights`) the sample within a role is
-    weighted by the image's origin. With `spread` the sample takes every original's first
-    image of a kind before any original's second (`spread_over_originals`).
+    a role; each class's stream has its own generator, `stream_rng`), and a role with a
+    budget gives at most that many images per class, whatever their kind. With
+    `origin_weights` (`hard_example_weights`) the sample within a role is weighted by the
+    image's origin. With `spread` the sample takes every original's first image of a kind
+    before any original's second (`spread_over_originals`).
     Returns (kept, dropped, targets per class).
     """
     check_budget_params(max_images, batch_size, len(CLASSES))
@@ -141,14 +151,13 @@ def cap_to_budget(streams: dict[str, list[dict]], priority: list[str], per_class
     rank = {r: k for k, r in enumerate(role_priority)}
     total = safe_total(max_images, batch_size)
     targets = class_targets(streams.get("original", []), total, per_class, class_mix)
-    rng = np.random.default_rng(seed)
     kept, dropped = [], []
     for label in CLASSES:
         room = targets[label]
         used = dict.fromkeys(role_budget, 0)
         for kind in priority:
             members = [r for r in streams.get(kind, []) if r["label"] == label]
-            order = draw_order(members, rng, origin_weights)
+            order = draw_order(members, stream_rng(seed, label, kind), origin_weights)
             if spread:
                 order = spread_over_originals(members, order)
             order = sorted(order, key=lambda k: rank.get(_role(members[k]), 0))
