@@ -81,7 +81,7 @@ def stream_rng(seed: int, label: str, kind: str) -> np.random.Generator:
     shared by every (class, kind) would let a stream that fills no slot (say AutoAugment's,
     below the variations in the priority) still move what the others draw: a sweep of its size
     would change the submission by chance alone."""
-    return np.random.default_rng([seed, CLASSES.index(label), zlib.crc32(kind.encode())])
+    return np.random.default_rng([seed, CLASS_INDEX[label], zlib.crc32(kind.encode())])
 
 
 def draw_order(members: list[dict], rng: np.random.Generator, weights: dict[str, float] | None) -> np.ndarray:
