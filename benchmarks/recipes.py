@@ -69,6 +69,8 @@ RECIPES = {
                        "vote filter off"),
     "no_autoaugment": ({"autoaugment": {"per_class": 0}}, "no AutoAugment images; balance fills from the rest"),
     "no_five_crop": ({"five_crop": {"per_class": 0}}, "no five-crop images; balance fills from the rest"),
+    "keep_aspect": ({"standardize": {"mode": "keep"}},
+                    "wide and tall originals stay as they are (the test's loader squashes them) instead of squared"),
     "augment_before_flip": ({"balance": {"priority": ["original", "crop", "trim", "augment", "flip"]}},
                             "balance fills with AutoAugment images before mirrored ones"),
     "augment_before_trim": ({"balance": {"priority": ["original", "crop", "augment", "trim", "flip"]}},

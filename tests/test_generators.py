@@ -39,6 +39,10 @@ def test_wide_images_become_squares_around_the_ink_and_keep_the_numeral_whole():
     assert (np.asarray(out) < 128).sum() == 20 * 260
     same, transform = standardize_aspect(numeral_image(120, 100), None, 1.75, "crop")
     assert transform is None and same.size == (120, 100)
+    kept, transform = standardize_aspect(image, ink_mask(image, 128), 1.75, "keep")
+    assert transform is None and kept is image
+    with pytest.raises(ValueError, match="standardize.mode"):
+        standardize_aspect(image, ink_mask(image, 128), 1.75, "squash")
     assert pad_to_square(Image.new("L", (10, 4), 0)).size == (10, 10)
 
 

@@ -16,6 +16,8 @@ from .manifest import derived_row
 
 WHITE = 255
 TRIM_MODES = ("off", "variants", "replace")
+# keep: wide images stay as they are, as the test's loader squashes them to 32x32
+ASPECT_MODES = ("crop", "pad", "keep")
 
 
 def aspect_ratio(size: tuple[int, int]) -> float:
@@ -61,16 +63,16 @@ def pad_to_square(image: Image.Image) -> Image.Image:
 
 def standardize_aspect(image: Image.Image, mask, max_aspect: float, mode: str) -> tuple[Image.Image, str | None]:
     """Return (image, transform name or None when unchanged)."""
-    if aspect_ratio(image.size) <= max_aspect:
+    if mode not in ASPECT_MODES:
+        raise ValueError(f"standardize.mode must be one of {ASPECT_MODES}, not {mode!r}")
+    if mode == "keep" or aspect_ratio(image.size) <= max_aspect:
         return image, None
     if mode == "crop":
         if ink_fits_a_square(image.size, mask):
             return square_crop_around_ink(image, mask), "aspect_crop"
         # a crop would cut strokes (VIII becoming VII): pad instead, the numeral stays whole
         return pad_to_square(image), "aspect_pad_to_keep_ink"
-    if mode == "pad":
-        return pad_to_square(image), "aspect_pad"
-    raise ValueError(f"standardize.mode must be crop or pad, not {mode!r}")
+    return pad_to_square(image), "aspect_pad"
 
 
 def trim_to_ink(image: Image.Image, mask, margin: float) -> Image.Image | None:
