@@ -69,6 +69,9 @@ RECIPES = {
                        "vote filter off"),
     "no_autoaugment": ({"autoaugment": {"per_class": 0}}, "no AutoAugment images; balance fills from the rest"),
     "no_five_crop": ({"five_crop": {"per_class": 0}}, "no five-crop images; balance fills from the rest"),
+    "trim_margin_0.3": ({"standardize": {"trim_margin": 0.3}},
+                        "the crops to the ink framed with 30% of the ink's larger side instead of 10%: "
+                        "closer to the originals' framing"),
     "keep_aspect": ({"standardize": {"mode": "keep"}},
                     "wide and tall originals stay as they are (the test's loader squashes them) instead of squared"),
     "augment_before_flip": ({"balance": {"priority": ["original", "crop", "trim", "augment", "flip"]}},
