@@ -188,6 +188,14 @@ RECIPES = {
     "fixed_member": ({"vote_filter": {"train": {**VOTE_TRAIN, "members": ["resnet", "alexnet", "vgg", "fixed"]}}},
                      "the default's vote ensemble plus the fixed model's own architecture as a fourth member "
                      "(appended, so the first three keep their seeds): the model that is scored, judging the labels"),
+    "label_book_source": ({"ingest": {"sources": [*COMPETITION_SOURCES,
+                                                  {"path": from_repo("../shared/data/dcai2021/label_book"),
+                                                   "name": "label_book", "role": "label_book"}]},
+                           "balance": {"role_priority": ["label_book", "competition", "handwritten", "synthetic"]}},
+                          "the competition's label book (52 images, 5-6 per class, drawn like the hidden test set) "
+                          "as a source beside the train/val folders, first in every kind's role order so its crops, "
+                          "trims and variations take slots too; scored on the test half, the label book then no "
+                          "longer a test"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
