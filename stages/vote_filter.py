@@ -8,6 +8,7 @@ import numpy as np
 
 from dcai.atomic import write_json
 from dcai.corrections import kept_by_a_person
+from dcai.ingest import ROLES
 from dcai.manifest import count_by, read_manifest, write_manifest
 from dcai.params import load_params
 from dcai.reports import write_rows_csv
@@ -45,6 +46,11 @@ def main() -> int:
     except ValueError as err:
         print(f"vote_filter: {err}", file=sys.stderr)
         return 1
+    unknown = sorted(set(p["trusted_roles"]) - set(ROLES))
+    if unknown:
+        print(f"vote_filter: trusted_roles {unknown} are not source roles (ingest: {', '.join(ROLES)})",
+              file=sys.stderr)
+        return 1
     votes = np.load(VOTES)
     probs, labels, ids = votes["probs"], votes["labels"], [str(i) for i in votes["ids"]]
     rows = read_manifest(IN)
@@ -57,8 +63,9 @@ def main() -> int:
     flags = flag(probs, labels, rules)
     actions = decide(probs, labels, flags, rules)
     exempt = frozenset(kept_by_a_person(load_params("clean")["corrections"], rows))
+    trusted = frozenset(r["id"] for r in rows if r.get("role") in p["trusted_roles"])
     kept, per_image = apply_verdicts(rows, ids, probs, labels, flags, actions, [str(m) for m in votes["members"]],
-                                     exempt)
+                                     exempt, trusted)
     write_manifest(OUT, kept)
     write_rows_csv(REPORT, per_image, tuple(per_image[0]) if per_image else ("id",))
     flagged = [r for r in per_image if r["flag"]]

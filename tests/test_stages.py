@@ -77,6 +77,31 @@ def test_a_persons_keep_overrules_the_vote_filter(tmp_path):
     assert report == {"a": "remove", "b": "keep (corrections)", "c": "remove"}
 
 
+def test_a_trusted_roles_originals_are_flagged_but_never_removed(tmp_path):
+    images = {uid: ("i", numeral_image(strokes=1, ink=10 * k)) for k, uid in enumerate(("a", "b"))}
+    root = project(tmp_path, images, "[]\n", vote_filter={"action": "remove", "min_label_prob": 0.5})
+    (root / "data/standardized").mkdir(parents=True)
+    (root / "data/vote").mkdir(parents=True)
+    rows = read_manifest(root / "data/ingested/manifest.csv")
+    rows[1]["role"] = "label_book"  # params.yaml trusts the label book's labels
+    write_manifest(root / "data/standardized/manifest.csv", rows)
+    probs = np.full((1, 2, 10), 0.01, np.float32)
+    probs[0, :, CLASS_INDEX["v"]] = 0.91  # the ensemble says v for both
+    np.savez(root / "data/vote/oof.npz", probs=probs, labels=np.zeros(2, np.int64), folds=np.zeros(2, np.int64),
+             ids=np.array(["a", "b"]), members=np.array(["lenet5"]))
+    run_stage(root, "vote_filter")
+    assert [(r["id"], r["label"]) for r in read_manifest(root / "data/filtered/manifest.csv")] == [("b", "i")]
+    report = {r["id"]: (r["flag"], r["action"]) for r in read_rows_csv(root / "reports/vote_filter.csv")}
+    assert report == {"a": ("noisy", "remove"), "b": ("noisy", "keep (trusted role)")}
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["vote_filter"]["trusted_roles"] = ["labelbook"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run([sys.executable, str(REPO / "stages/vote_filter.py")], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True)
+    assert done.returncode == 1 and "trusted_roles ['labelbook'] are not source roles" in done.stderr
+
+
 def bad_input_corpus(root):
     """A messy source folder: every kind of bad or awkward file a user's folders hold."""
     good = numeral_image()

@@ -84,17 +84,24 @@ def decide(probs: np.ndarray, labels: np.ndarray, flags: list, rules: VoteRules)
 
 
 def apply_verdicts(rows: list[dict], ids: list[str], probs: np.ndarray, labels: np.ndarray, flags: list,
-                   actions: list, members: list[str], exempt: frozenset = frozenset()) -> tuple[list, list]:
+                   actions: list, members: list[str], exempt: frozenset = frozenset(),
+                   trusted: frozenset = frozenset()) -> tuple[list, list]:
     """Carry each original's verdict to every image derived from it (by origin_id).
 
-    Images a person marked `keep` (`exempt`) keep their label whatever the vote.
+    Images a person marked `keep` (`exempt`) and originals of a source whose labels are
+    vouched for (`trusted`, by role) keep their label whatever the vote; their flags are reported.
     Returns (rows kept, possibly relabelled; one report row per voted original).
     """
     mean = probs.mean(axis=0)
     verdict = {}
     report = []
     for i, uid in enumerate(ids):
-        action, new_label = ("keep (corrections)", None) if uid in exempt and flags[i] else actions[i]
+        if flags[i] and uid in exempt:
+            action, new_label = "keep (corrections)", None
+        elif flags[i] and uid in trusted:
+            action, new_label = "keep (trusted role)", None
+        else:
+            action, new_label = actions[i]
         verdict[uid] = (action, new_label)
         report.append({
             "id": uid, "label": CLASSES[labels[i]], "ensemble": CLASSES[int(mean[i].argmax())],
