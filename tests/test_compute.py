@@ -35,3 +35,50 @@ def test_the_vote_ensemble_is_the_same_in_local_processes_and_on_ray():
     on_ray = tiny_ensemble(address="local", threads=1)
     np.testing.assert_array_equal(on_ray["probs"], local["probs"])
     assert on_ray["probs"].sum() == pytest.approx(30)  # every image predicted once, by the fold that did not see it
+
+
+ORPHAN_PARENT = """
+import os, sys, time
+sys.path.insert(0, {here!r})
+from dcai.compute import run_tasks
+from orphan_task import record_and_wait
+
+run_tasks(record_and_wait, [({here!r},), ({here!r},)], {{}}, processes=2)
+"""
+
+
+def test_workers_of_a_killed_stage_stop_instead_of_training_on(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    (tmp_path / "orphan_task.py").write_text(
+        "import os, time\n"
+        "def record_and_wait(shared, here):\n"
+        "    open(os.path.join(here, f'worker_{os.getpid()}'), 'w').close()\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN_PARENT.format(here=str(tmp_path))],
+                              env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    deadline = time.monotonic() + 60
+    while len(workers := [int(p.name.split("_")[1]) for p in tmp_path.glob("worker_*")]) < 2:
+        assert time.monotonic() < deadline and parent.poll() is None, "the workers never started"
+        time.sleep(0.2)
+    parent.send_signal(signal.SIGKILL)  # no cleanup runs: the pool cannot tell its workers
+    parent.wait()
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as fh:  # a zombie has stopped; only its exit status is left
+            return fh.read().split(") ")[-1][0] != "Z"
+
+    deadline = time.monotonic() + 20
+    while any(alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(w) for w in workers), "the killed stage's workers still run"

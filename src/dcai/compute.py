@@ -9,10 +9,13 @@ of float sums, so it is part of what a task computes.
 """
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Callable
 
 _SHARED = {}  # what a local worker process received once, at its start
+ORPHAN_CHECK_SECONDS = 2  # how often a local worker looks whether the stage that started it still runs
 
 
 def local_address(address: str | None) -> bool:
@@ -32,7 +35,17 @@ def set_tf_threads(threads: int) -> None:
         pass
 
 
-def _start_worker(shared: dict, threads: int) -> None:
+def _exit_when_orphaned(parent: int) -> None:
+    """A stage killed outright (SIGKILL, or SIGTERM to it alone) cannot stop its pool: its
+    workers would train on, unseen, for up to an hour, slowing whatever runs next. A worker
+    whose parent is gone is re-parented, so it exits; a killed run resumes from what finished."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
+
+
+def _start_worker(shared: dict, threads: int, parent: int) -> None:
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     _SHARED.update(shared)
     set_tf_threads(threads)
 
@@ -75,7 +88,7 @@ def run_tasks(fn: Callable, tasks: list[tuple], shared: dict, processes: int = 1
     else:
         context = multiprocessing.get_context("spawn")  # TensorFlow must not be forked
         with ProcessPoolExecutor(min(processes, len(tasks)), mp_context=context, initializer=_start_worker,
-                                 initargs=(shared, threads)) as pool:
+                                 initargs=(shared, threads, os.getpid())) as pool:
             futures = {pool.submit(_local_task, fn, args): index for index, args in enumerate(tasks)}
             for future in as_completed(futures):
                 finished(futures[future], future.result())
