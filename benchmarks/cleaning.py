@@ -148,13 +148,14 @@ def tta_probs(run: Path, oof, x: np.ndarray, shift: int) -> np.ndarray:
     as the mean over shifted_views of the voted images x: members x N x classes, like oof["probs"]."""
     from dcai.probabilities import softmax
     from dcai.neighbours import load_fold_model
+    from dcai.vote import member_outputs
 
     folds, probs = oof["folds"], np.zeros_like(oof["probs"])
     for m, name in enumerate(str(n) for n in oof["members"]):
         for f in range(int(folds.max()) + 1):
-            model = load_fold_model(run / "models/vote", name, f)
+            model = load_fold_model(run / "models/vote", name, f, member_outputs(oof))
             held_out = np.flatnonzero(folds == f)
-            probs[m, held_out] = np.mean([softmax(model.predict(v, batch_size=256, verbose=0))
+            probs[m, held_out] = np.mean([softmax(model.predict(v, batch_size=256, verbose=0))[:, :len(CLASSES)]
                                           for v in shifted_views(x[held_out], shift)], axis=0)
     return probs
 
@@ -181,9 +182,10 @@ OUTLIERS_ACTED_ON = (50, 100, 200)  # the most atypical originals removed, in th
 def run_features(run: Path, oof, x: np.ndarray, members: list[str] | None) -> list[list[np.ndarray]]:
     """[member][fold]: the voted images' (x) features under the run's kept member models."""
     from dcai.neighbours import member_features
+    from dcai.vote import member_outputs
 
     names = members or [str(m) for m in oof["members"]]
-    return member_features(run / "models/vote", names, x, int(oof["folds"].max()) + 1)
+    return member_features(run / "models/vote", names, x, int(oof["folds"].max()) + 1, member_outputs(oof))
 
 
 def outlier_rank(feats: list[list[np.ndarray]], folds: np.ndarray, k: int) -> np.ndarray:

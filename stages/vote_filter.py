@@ -25,7 +25,7 @@ REPORT = Path("reports/vote_filter.csv")
 def neighbour_evidence(rows: list[dict], ids: list[str], votes, k: int) -> np.ndarray:
     """The members' neighbour votes for the voted originals, in the order of `ids`."""
     from dcai.neighbours import member_features, neighbour_probs
-    from dcai.vote import images_for_members, member_input
+    from dcai.vote import images_for_members, member_input, member_outputs
 
     path = {r["id"]: r["path"] for r in rows}
     missing = [i for i in ids if i not in path]
@@ -34,7 +34,8 @@ def neighbour_evidence(rows: list[dict], ids: list[str], votes, k: int) -> np.nd
                          "rerun vote_train")
     x = images_for_members([path[i] for i in ids], *member_input(votes))
     folds = votes["folds"]
-    feats = member_features(MODELS, [str(m) for m in votes["members"]], x, int(folds.max()) + 1)
+    feats = member_features(MODELS, [str(m) for m in votes["members"]], x, int(folds.max()) + 1,
+                            member_outputs(votes))
     return neighbour_probs(feats, votes["labels"], folds, k)
 
 
@@ -60,7 +61,7 @@ def main() -> int:
         except (ValueError, FileNotFoundError) as err:
             print(f"vote_filter: {err}", file=sys.stderr)
             return 1
-    flags = flag(probs, labels, rules)
+    flags = flag(probs, labels, rules, None if p["neighbours"] else votes.get("non_numeral"))
     actions = decide(probs, labels, flags, rules)
     exempt = frozenset(kept_by_a_person(load_params("clean")["corrections"], rows))
     trusted = frozenset(r["id"] for r in rows if r.get("role") in p["trusted_roles"])

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 
 from dcai.atomic import atomic_dir, write_json
+from dcai.classes import CLASS_INDEX, CLASSES
 from dcai.manifest import read_manifest
+from dcai.non_numerals import check_non_numerals
 from dcai.params import load_params
 from dcai.vote import (check_member_input, images_for_members, label_indices, member_agreement, out_of_fold_probs,
                        stratified_folds)
@@ -17,12 +19,25 @@ MODELS = Path("models/vote")
 RESUME = Path("models/.resume/vote_train")  # finished models of an interrupted run; not a DVC output
 
 
+def non_numeral_settings(p: dict) -> tuple | None:
+    """(per_fold, kinds, indices of the classes a quarter turn leaves alike), or None when off."""
+    unknown = sorted(set(p.get("turn_invariant") or ()) - set(CLASSES))
+    if unknown:
+        raise ValueError(f"vote_filter.train.non_numerals.turn_invariant: {unknown} are not classes "
+                         f"({', '.join(CLASSES)})")
+    if not p["per_fold"]:
+        return None
+    return p["per_fold"], tuple(p["kinds"]), tuple(CLASS_INDEX[c] for c in p.get("turn_invariant") or ())
+
+
 def main() -> None:
     group = load_params("vote_filter")
     p, speed = group["train"], group["speed"]
     compute = load_params("compute")
     try:
         check_member_input(p["input_size"])
+        check_non_numerals(p["non_numerals"])
+        non_numerals = non_numeral_settings(p["non_numerals"])
     except ValueError as err:
         sys.exit(f"vote_train: {err}")
     processes = max(1, speed["models_at_once"])
@@ -34,12 +49,16 @@ def main() -> None:
         result = out_of_fold_probs(x, labels, p["members"], folds, p["epochs"], p["batch_size"], p["learning_rate"],
                                    p["seed"], jit_compile=p["jit_compile"], weights_dir=models_tmp, resume_dir=RESUME,
                                    compute={"processes": processes, "threads": max(1, speed["threads"] // processes),
-                                            "address": compute["address"], "gpus_per_task": compute["gpus_per_task"]})
+                                            "address": compute["address"], "gpus_per_task": compute["gpus_per_task"]},
+                                   non_numerals=non_numerals)
     if result["resumed"]:
         print(f"vote_train: {result['resumed']} models taken from the interrupted run in {RESUME}")
-    probs = result["probs"]
+    # the classes' probabilities stay where every rule reads them; what the members gave
+    # "none of them" (the rest, when they learnt non-numerals) is kept beside them
+    probs, non_numeral = result["probs"][..., :len(CLASSES)], result["probs"][..., len(CLASSES):]
+    extra = {"non_numeral": non_numeral[..., 0]} if non_numeral.shape[-1] else {}
     with atomic_dir(OUT) as tmp:
-        np.savez_compressed(tmp / "oof.npz", probs=probs, labels=labels, folds=folds,
+        np.savez_compressed(tmp / "oof.npz", probs=probs, labels=labels, folds=folds, **extra,
                             ids=np.array([r["id"] for r in rows]), members=np.array(p["members"]),
                             input_size=p["input_size"], antialias=p["antialias"])
     ensemble = probs.mean(axis=0).argmax(axis=1)
@@ -49,6 +68,8 @@ def main() -> None:
                          for m, name in enumerate(p["members"])},
         "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
         "member_agreement": member_agreement(probs), "seconds_per_member": result["seconds"],
+        "non_numerals_per_fold": p["non_numerals"]["per_fold"],
+        "originals_most_likely_no_numeral": int((result["probs"].mean(axis=0).argmax(axis=1) >= len(CLASSES)).sum()),
     })
     shutil.rmtree(RESUME, ignore_errors=True)  # the outputs are written: nothing left to resume
     print(f"vote_train: out-of-fold accuracy of the ensemble {float((ensemble == labels).mean()):.3f}")

@@ -102,6 +102,31 @@ def test_a_trusted_roles_originals_are_flagged_but_never_removed(tmp_path):
     assert done.returncode == 1 and "trusted_roles ['labelbook'] are not source roles" in done.stderr
 
 
+def test_vote_train_with_non_numerals_keeps_their_probability_beside_the_classes(tmp_path):
+    images = {f"{label}{k}": (label, numeral_image(strokes=n, ink=8 * k))
+              for n, label in enumerate(("i", "ii", "iii"), start=1) for k in range(4)}
+    base = yaml.safe_load((REPO / "params.yaml").read_text())["vote_filter"]
+    train = {**base["train"], "members": ["lenet5"], "folds": 2, "epochs": 1,
+             "non_numerals": {**base["train"]["non_numerals"], "per_fold": 6}}
+    root = project(tmp_path, images, "[]\n", vote_filter={"train": train, "speed": {"models_at_once": 1, "threads": 1}})
+    (root / "data/standardized").mkdir(parents=True)
+    write_manifest(root / "data/standardized/manifest.csv", read_manifest(root / "data/ingested/manifest.csv"))
+    run_stage(root, "vote_train")
+    votes = np.load(root / "data/vote/oof.npz")
+    assert votes["probs"].shape == (1, 12, 10) and votes["non_numeral"].shape == (1, 12)
+    np.testing.assert_allclose(votes["probs"].sum(axis=2) + votes["non_numeral"], 1.0, rtol=1e-5)
+    assert yaml.safe_load((root / "metrics/vote_train.json").read_text())["non_numerals_per_fold"] == 6
+    run_stage(root, "vote_filter")  # the rules and the report read the ten classes as before
+    assert len(read_rows_csv(root / "reports/vote_filter.csv")) == 12
+
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["vote_filter"]["train"]["non_numerals"]["kinds"] = ["doodle"]
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    done = subprocess.run([sys.executable, str(REPO / "stages/vote_train.py")], cwd=root,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True)
+    assert done.returncode == 1 and "non_numerals.kinds" in done.stderr
+
+
 def bad_input_corpus(root):
     """A messy source folder: every kind of bad or awkward file a user's folders hold."""
     good = numeral_image()

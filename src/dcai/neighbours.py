@@ -50,21 +50,24 @@ def features(model, x: np.ndarray) -> np.ndarray:
     return penultimate.predict(x, batch_size=256, verbose=0)
 
 
-def load_fold_model(weights_dir: Path, name: str, fold: int):
-    """Member `name`'s model of `fold`, as vote_train kept it (models/vote/<name>_fold<f>.weights.h5)."""
+def load_fold_model(weights_dir: Path, name: str, fold: int, n_outputs: int = len(CLASSES)):
+    """Member `name`'s model of `fold`, as vote_train kept it (models/vote/<name>_fold<f>.weights.h5);
+    `n_outputs`: the classes, and one more when the members learnt non-numerals (vote.member_outputs)."""
     from .vote_models import build_member
 
     path = Path(weights_dir) / f"{name}_fold{fold}.weights.h5"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: the vote ensemble's model of fold {fold} is missing (run stage vote_train)")
-    model = build_member(name, len(CLASSES), 0)  # the seed only draws weights the file replaces
+    model = build_member(name, n_outputs, 0)  # the seed only draws weights the file replaces
     model.load_weights(path)
     return model
 
 
-def member_features(weights_dir: Path, members: list[str], x: np.ndarray, n_folds: int) -> list[list[np.ndarray]]:
+def member_features(weights_dir: Path, members: list[str], x: np.ndarray, n_folds: int,
+                    n_outputs: int = len(CLASSES)) -> list[list[np.ndarray]]:
     """[member][fold]: every image's features under that member's model of that fold."""
-    return [[features(load_fold_model(weights_dir, name, f), x) for f in range(n_folds)] for name in members]
+    return [[features(load_fold_model(weights_dir, name, f, n_outputs), x) for f in range(n_folds)]
+            for name in members]
 
 
 def neighbour_probs(feats: list[list[np.ndarray]], labels: np.ndarray, folds: np.ndarray, k: int) -> np.ndarray:

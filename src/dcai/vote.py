@@ -52,6 +52,12 @@ def member_input(votes) -> tuple[int, bool]:
     return int(votes["input_size"]), bool(votes["antialias"])
 
 
+def member_outputs(votes) -> int:
+    """The outputs of the members of a votes file (oof.npz): the classes, and one more when they
+    learnt made-up non-numerals (their probability is kept as `non_numeral`)."""
+    return len(CLASSES) + (1 if "non_numeral" in votes else 0)
+
+
 def jittered_batches(x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int, seed: int, shift: int):
     """`epochs` reshuffled passes, each image shifted by up to `shift` pixels.
 
@@ -79,12 +85,15 @@ def init_seed(seed: int, m: int, fold: int) -> int:
 
 
 def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, m: int, fold: int, epochs: int,
-             batch_size: int, learning_rate: float, seed: int, shift: int, jit_compile: bool = False) -> str:
+             batch_size: int, learning_rate: float, seed: int, shift: int, jit_compile: bool = False,
+             non_numerals: tuple | None = None) -> str:
     """What one member's model of one fold depends on: the images, labels and fold split, and its
-    settings, its initial weights' seed included (it follows the member's place in the list), and
-    whether XLA compiled it (its float sums differ from TensorFlow's own kernels')."""
-    h = hashlib.sha256(f"{x_digest}|{name}|{fold}|{epochs}|{batch_size}|{learning_rate!r}|{seed}|{shift}"
-                       f"|{init_seed(seed, m, fold)}{'|xla' if jit_compile else ''}".encode())
+    settings, its initial weights' seed included (it follows the member's place in the list),
+    whether XLA compiled it (its float sums differ from TensorFlow's own kernels'), and the
+    made-up non-numerals it learnt beside the classes, if any."""
+    h = hashlib.sha256((f"{x_digest}|{name}|{fold}|{epochs}|{batch_size}|{learning_rate!r}|{seed}|{shift}"
+                       f"|{init_seed(seed, m, fold)}{'|xla' if jit_compile else ''}"
+                       + (f"|non_numerals{non_numerals!r}" if n_outputs(non_numerals) > len(CLASSES) else "")).encode())
     h.update(np.ascontiguousarray(y, np.int64).tobytes())
     h.update(np.ascontiguousarray(folds, np.int64).tobytes())
     return h.hexdigest()[:20]
@@ -93,7 +102,8 @@ def fold_key(x_digest: str, y: np.ndarray, folds: np.ndarray, name: str, m: int,
 _COMPILED = {}  # per process: (member, input shape, learning rate, XLA) -> (compiled model, Adam's start)
 
 
-def compiled_member(name: str, weights_seed: int, input_shape: tuple, learning_rate: float, jit_compile: bool):
+def compiled_member(name: str, weights_seed: int, input_shape: tuple, learning_rate: float, jit_compile: bool,
+                    n_outputs: int = len(CLASSES)):
     """Member `name` with the initial weights of `weights_seed` and a fresh Adam, compiled.
 
     XLA compiles a model's training and prediction steps for 3-4 seconds (measured on 1
@@ -106,8 +116,8 @@ def compiled_member(name: str, weights_seed: int, input_shape: tuple, learning_r
 
     from .vote_models import build_member
 
-    fresh = build_member(name, len(CLASSES), weights_seed, input_shape=input_shape)
-    key = (name, tuple(input_shape), learning_rate, jit_compile)
+    fresh = build_member(name, n_outputs, weights_seed, input_shape=input_shape)
+    key = (name, tuple(input_shape), learning_rate, jit_compile, n_outputs)
     if key not in _COMPILED:
         fresh.compile(optimizer=tf.keras.optimizers.Adam(learning_rate, name="adam"),  # its name is in the file too
                       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=jit_compile)
@@ -122,17 +132,37 @@ def compiled_member(name: str, weights_seed: int, input_shape: tuple, learning_r
     return model
 
 
+def with_non_numerals(x: np.ndarray, y: np.ndarray, non_numerals: tuple | None, seed: int):
+    """The training images and labels, plus `non_numerals` (per_fold, kinds, turn-invariant class
+    indices) made-up non-numerals labelled len(CLASSES), the class after the last."""
+    if not non_numerals or not non_numerals[0]:
+        return x, y
+    from .non_numerals import make_non_numerals
+
+    per_fold, kinds, turn_invariant = non_numerals
+    extra = make_non_numerals(x, y, per_fold, list(kinds), list(turn_invariant), seed)
+    return np.concatenate([x, extra]), np.concatenate([y, np.full(per_fold, len(CLASSES), y.dtype)])
+
+
+def n_outputs(non_numerals: tuple | None) -> int:
+    """The members' outputs: the classes, and one for "none of them" when they learn non-numerals."""
+    return len(CLASSES) + (1 if non_numerals and non_numerals[0] else 0)
+
+
 def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_size: int, learning_rate: float,
-                 seed: int, shift: int, jit_compile: bool = False) -> dict:
+                 seed: int, shift: int, jit_compile: bool = False, non_numerals: tuple | None = None) -> dict:
     """One task: member `name` trained on every fold but `fold`, predicting `fold`. Returns the
-    held-out probabilities and the weights as bytes (a worker elsewhere has no shared disk)."""
+    held-out probabilities (one column per output) and the weights as bytes (a worker elsewhere
+    has no shared disk)."""
     import tempfile
 
     start = time.perf_counter()
     x, y, folds = shared["x"], shared["y"], shared["folds"]
     train, held_out = np.flatnonzero(folds != fold), np.flatnonzero(folds == fold)
-    model = compiled_member(name, init_seed(seed, m, fold), x.shape[1:], learning_rate, jit_compile)
-    model.fit(jittered_batches(x[train], y[train], epochs, batch_size, seed + fold, shift),
+    model = compiled_member(name, init_seed(seed, m, fold), x.shape[1:], learning_rate, jit_compile,
+                            n_outputs(non_numerals))
+    x_train, y_train = with_non_numerals(x[train], y[train], non_numerals, seed + fold)
+    model.fit(jittered_batches(x_train, y_train, epochs, batch_size, seed + fold, shift),
               shuffle=False, verbose=0)  # the stream is already shuffled, and seeded
     probs = softmax(model.predict(x[held_out], batch_size=256, verbose=0))
     with tempfile.TemporaryDirectory() as tmp:
@@ -143,10 +173,12 @@ def train_member(shared: dict, name: str, m: int, fold: int, epochs: int, batch_
 
 def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: np.ndarray, epochs: int,
                       batch_size: int, learning_rate: float, seed: int, shift: int = 3, jit_compile: bool = False,
-                      weights_dir: Path | None = None, resume_dir: Path | None = None, compute: dict | None = None) -> dict:
+                      weights_dir: Path | None = None, resume_dir: Path | None = None, compute: dict | None = None,
+                      non_numerals: tuple | None = None) -> dict:
     """Train every member on every fold's complement and predict the fold.
 
-    Returns probs (members x N x classes), the training indices of each fold's models, the
+    Returns probs (members x N x outputs: the classes, then with `non_numerals` the probability
+    of none of them), the training indices of each fold's models, the
     seconds of training per member and how many models were `resumed`. With `weights_dir`,
     every model's weights are kept there as <member>_fold<f>.weights.h5. With `resume_dir`,
     each finished model (its held-out probabilities and weights) is kept there under a key of
@@ -160,7 +192,7 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     from .vote_models import MULTIPLY_ADDS
 
     n_folds = int(folds.max()) + 1
-    probs = np.zeros((len(members), len(x), len(CLASSES)), np.float32)
+    probs = np.zeros((len(members), len(x), n_outputs(non_numerals)), np.float32)
     train_index = [np.flatnonzero(folds != f) for f in range(n_folds)]
     x_digest = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() + str(x.shape) + str(x.dtype)
     if weights_dir is not None:
@@ -168,9 +200,9 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
     models = [(m, name, f) for m, name in enumerate(members) for f in range(n_folds)]
     entries = {}
     if resume_dir is not None:
-        entries = {(m, f): Path(resume_dir) / f"{name}_fold{f}-"
-                   f"{fold_key(x_digest, y, folds, name, m, f, epochs, batch_size, learning_rate, seed, shift, jit_compile)}"
-                   for m, name, f in models}
+        entries = {(m, f): Path(resume_dir) / (f"{name}_fold{f}-" + fold_key(
+                       x_digest, y, folds, name, m, f, epochs, batch_size, learning_rate, seed, shift, jit_compile,
+                       non_numerals)) for m, name, f in models}
     seconds = dict.fromkeys(members, 0.0)
     progress = tqdm(total=len(models), desc="vote_train", unit="model")  # its ETA covers every member
 
@@ -199,8 +231,8 @@ def out_of_fold_probs(x: np.ndarray, y: np.ndarray, members: list[str], folds: n
         place(m, name, f, result["probs"], result["weights"])
 
     compute = compute or {}
-    run_tasks(train_member, [(name, m, f, epochs, batch_size, learning_rate, seed, shift, jit_compile)
-                             for m, name, f in todo],
+    run_tasks(train_member, [(name, m, f, epochs, batch_size, learning_rate, seed, shift, jit_compile,
+                              non_numerals) for m, name, f in todo],
               {"x": x, "y": y, "folds": folds}, processes=compute.get("processes", 1),
               threads=compute.get("threads", 0), address=compute.get("address"),
               gpus_per_task=compute.get("gpus_per_task", 0), on_done=finished)

@@ -33,16 +33,20 @@ class VoteRules:
             raise ValueError("vote_filter.min_label_prob and relabel_min_prob must be within [0, 1]")
 
 
-def flag(probs: np.ndarray, labels: np.ndarray, rules: VoteRules) -> list[tuple[str, str] | None]:
-    """Per image: None, or (noisy | ambiguous, reason)."""
+def flag(probs: np.ndarray, labels: np.ndarray, rules: VoteRules,
+         non_numeral: np.ndarray | None = None) -> list[tuple[str, str] | None]:
+    """Per image: None, or (noisy | ambiguous, reason). `non_numeral` (members x N): what members
+    that learnt made-up non-numerals gave "none of the classes"; `probs` then sum to the rest."""
     mean = probs.mean(axis=0)
+    no_numeral = non_numeral.mean(axis=0) if non_numeral is not None else np.zeros(len(labels))
     votes = probs.argmax(axis=2)  # members x N
     n_members = probs.shape[0]
     entropy = -(mean * np.log(np.clip(mean, 1e-12, 1.0))).sum(axis=1)
     if rules.method == "cleanlab":
         from cleanlab.filter import find_label_issues
 
-        issues = find_label_issues(labels, mean)
+        issues = find_label_issues(labels, mean / mean.sum(axis=1, keepdims=True)
+                                   if non_numeral is not None else mean)
     out = []
     for i, given in enumerate(labels):
         counts = np.bincount(votes[:, i], minlength=len(CLASSES))
@@ -51,7 +55,9 @@ def flag(probs: np.ndarray, labels: np.ndarray, rules: VoteRules) -> list[tuple[
         if rules.method == "cleanlab":
             verdict = (NOISY, f"cleanlab label issue (p[{CLASSES[given]}]={mean[i, given]:.2f})") if issues[i] else None
         elif mean[i, given] < rules.min_label_prob:
-            verdict = (NOISY, f"p[{CLASSES[given]}]={mean[i, given]:.2f} < {rules.min_label_prob}")
+            verdict = (NOISY, f"p[{CLASSES[given]}]={mean[i, given]:.2f} < {rules.min_label_prob}"
+                              + (f", most likely no numeral (p {no_numeral[i]:.2f})"
+                                 if no_numeral[i] > mean[i].max() else ""))
         elif rules.majority_vote and counts[other] > n_members / 2:
             verdict = (NOISY, f"{counts[other]} of {n_members} members vote {CLASSES[other]}")
         else:
