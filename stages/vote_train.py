@@ -17,6 +17,7 @@ IN = Path("data/standardized/manifest.csv")
 OUT = Path("data/vote")
 MODELS = Path("models/vote")
 RESUME = Path("models/.resume/vote_train")  # finished models of an interrupted run; not a DVC output
+NO_NON_NUMERALS = {"per_fold": 0, "kinds": []}
 
 
 def non_numeral_settings(p: dict) -> tuple | None:
@@ -36,8 +37,9 @@ def main() -> None:
     compute = load_params("compute")
     try:
         check_member_input(p["input_size"])
-        check_non_numerals(p["non_numerals"])
-        non_numerals = non_numeral_settings(p["non_numerals"])
+        made_up = p.get("non_numerals", NO_NON_NUMERALS)  # a params file from before the knob: none
+        check_non_numerals(made_up)
+        non_numerals = non_numeral_settings(made_up)
     except ValueError as err:
         sys.exit(f"vote_train: {err}")
     processes = max(1, speed["models_at_once"])
@@ -68,7 +70,7 @@ def main() -> None:
                          for m, name in enumerate(p["members"])},
         "oof_accuracy_ensemble": round(float((ensemble == labels).mean()), 4),
         "member_agreement": member_agreement(probs), "seconds_per_member": result["seconds"],
-        "non_numerals_per_fold": p["non_numerals"]["per_fold"],
+        "non_numerals_per_fold": made_up["per_fold"],
         "originals_most_likely_no_numeral": int((result["probs"].mean(axis=0).argmax(axis=1) >= len(CLASSES)).sum()),
     })
     shutil.rmtree(RESUME, ignore_errors=True)  # the outputs are written: nothing left to resume

@@ -26,7 +26,9 @@ TINY = {
     "holdout": {"fraction": 0.2},
     "vote_filter": {"train": {"members": ["lenet5", "allconv"], "folds": 2, "epochs": 1, "batch_size": 32,
                               "learning_rate": 0.001, "seed": 1, "input_size": 32, "antialias": True,
-                              "jit_compile": True},
+                              "jit_compile": True,
+                              "non_numerals": {"per_fold": 8, "kinds": ["jigsaw", "rotated", "overlay"],
+                                               "turn_invariant": ["x"]}},
                     "action": "review"},  # one epoch of training flags at random: report, do not remove
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
@@ -110,6 +112,7 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     assert set(metrics(root, "vote_train")["oof_accuracy"]) == {"lenet5", "allconv"}
     votes = np.load(root / "data/vote/oof.npz")  # the members' input, for whoever reads their images again
     assert int(votes["input_size"]) == 32 and bool(votes["antialias"])
+    assert votes["non_numeral"].shape == votes["probs"].shape[:2]  # the members learnt the made-up non-numerals too
     assert metrics(root, "autoaugment")["images_out"] == 100
     balance = metrics(root, "balance")
     assert balance["images_out"] <= 240 and all(sum(k.values()) <= 24 for k in balance["per_class"].values())

@@ -126,6 +126,12 @@ def test_vote_train_with_non_numerals_keeps_their_probability_beside_the_classes
                           env={**os.environ, "PYTHONPATH": str(REPO / "src")}, capture_output=True, text=True)
     assert done.returncode == 1 and "non_numerals.kinds" in done.stderr
 
+    del params["vote_filter"]["train"]["non_numerals"]  # a params file from before the knob: ten classes
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    run_stage(root, "vote_train")
+    votes = np.load(root / "data/vote/oof.npz")
+    assert "non_numeral" not in votes and votes["probs"].shape == (1, 12, 10)
+
 
 def bad_input_corpus(root):
     """A messy source folder: every kind of bad or awkward file a user's folders hold."""
