@@ -22,10 +22,6 @@ NO_NON_NUMERALS = {"per_fold": 0, "kinds": []}
 
 def non_numeral_settings(p: dict) -> tuple | None:
     """(per_fold, kinds, indices of the classes a quarter turn leaves alike), or None when off."""
-    unknown = sorted(set(p.get("turn_invariant") or ()) - set(CLASSES))
-    if unknown:
-        raise ValueError(f"vote_filter.train.non_numerals.turn_invariant: {unknown} are not classes "
-                         f"({', '.join(CLASSES)})")
     if not p["per_fold"]:
         return None
     return p["per_fold"], tuple(p["kinds"]), tuple(CLASS_INDEX[c] for c in p.get("turn_invariant") or ())

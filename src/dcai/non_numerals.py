@@ -13,6 +13,8 @@ ink, pen and paper), so the members cannot tell them apart by how they were draw
 """
 import numpy as np
 
+from .classes import CLASSES
+
 KINDS = ("jigsaw", "rotated", "overlay")
 JIGSAW_GRIDS = (2, 4)
 
@@ -25,6 +27,10 @@ def check_non_numerals(p: dict) -> None:
     unknown = sorted(set(p.get("kinds") or ()) - set(KINDS))
     if unknown or (per_fold and not p.get("kinds")):
         raise ValueError(f"vote_filter.train.non_numerals.kinds must be some of {list(KINDS)}, not {p.get('kinds')!r}")
+    unknown = sorted(set(p.get("turn_invariant") or ()) - set(CLASSES))
+    if unknown:
+        raise ValueError(f"vote_filter.train.non_numerals.turn_invariant: {unknown} are not classes "
+                         f"({', '.join(CLASSES)})")
 
 
 def jigsaw(image: np.ndarray, grid: int, rng: np.random.Generator) -> np.ndarray:
