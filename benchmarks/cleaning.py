@@ -5,6 +5,7 @@
     python -m benchmarks.cleaning --run DIR --json out.json
     python -m benchmarks.cleaning --run DIR --members resnet alexnet vgg   # a smaller ensemble
     python -m benchmarks.cleaning --run DIR --tta-shift 2   # held-out folds re-predicted with shifted copies
+    python -m benchmarks.cleaning --run DIR --with-runs DIR2 DIR3   # the members of three vote runs pooled
 
 The base is the 2,880 provided images and ../shared/data/dcai2021_review/manual_review.csv
 (keep / remove / relabel). An image is *acted on* when the pipeline removes or relabels it
@@ -18,7 +19,8 @@ competition's images only.
 
 The vote rules are re-applied to the cached out-of-fold probabilities (data/vote/oof.npz),
 so a threshold sweep costs nothing; clean's removals are read from its report. `--members`
-votes with some of the cached members only: what dropping a member would do, without training.
+votes with some of the cached members only: what dropping a member would do, without training;
+`--with-runs` pools the members of other vote runs on the same originals: what a bigger ensemble would do.
 The rows "neighbours k=..." read, instead of the probabilities, the labels of each image's k
 nearest training images in the members' feature spaces (vote_filter.neighbours; features from
 the run's kept member weights, models/vote, about 20 s). The rows "outliers k=..." ask
@@ -171,6 +173,27 @@ def member_probs(oof, members: list[str] | None) -> np.ndarray:
     return oof["probs"][[cached.index(m) for m in members]]
 
 
+def pooled_votes(oof: dict, others: list[tuple[str, dict]]) -> dict:
+    """`oof` with the members of other vote runs on the same originals beside its own (their
+    probabilities put in `oof`'s order of ids), named `<run>/<member>`: a bigger ensemble
+    measured from runs already made, without training."""
+    pooled = {**oof, "probs": [oof["probs"]], "members": [str(m) for m in oof["members"]]}
+    ids = [str(i) for i in oof["ids"]]
+    for name, other in others:
+        place = {str(i): k for k, i in enumerate(other["ids"])}
+        if sorted(place) != sorted(ids):
+            raise SystemExit(f"cleaning: {name} voted on other originals ({len(place)} vs {len(ids)}, "
+                             f"{len(set(place) ^ set(ids))} differ): pool runs on the same cleaned originals")
+        order = np.array([place[i] for i in ids])
+        if not np.array_equal(other["labels"][order], oof["labels"]):
+            raise SystemExit(f"cleaning: {name} gives some originals other labels than the run it is pooled with")
+        pooled["probs"].append(other["probs"][:, order])
+        pooled["members"] += [f"{name}/{m}" for m in other["members"]]
+    pooled["probs"] = np.concatenate(pooled["probs"])
+    pooled["members"] = np.array(pooled["members"])
+    return pooled
+
+
 NEIGHBOURS = (10, 20, 30)  # the k of the neighbour rows
 NEIGHBOUR_THRESHOLDS = (0.15, 0.2, 0.25)
 
@@ -234,7 +257,7 @@ def neighbour_rows(feats, oof, keys: list[str], review: dict, vote_params: dict,
 
 
 def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list[str] | None = None,
-            tta_shift: int = 0) -> dict:
+            tta_shift: int = 0, with_runs: list[Path] = ()) -> dict:
     manifest = {}
     with open(run / "data/ingested/manifest.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -244,6 +267,11 @@ def measure(run: Path, review: dict[str, dict], vote_params: dict, members: list
             manifest[row["id"]] = review_key(row["original_path"]) if competition else None
     oof = dict(np.load(run / "data/vote/oof.npz"))
     has_models = (run / "models/vote").is_dir()
+    if with_runs:  # the pooled members' features would need every run's models and folds: probabilities only
+        if tta_shift or vote_params.get("neighbours", 0):
+            raise SystemExit("cleaning: --with-runs pools probabilities only (no --tta-shift, no neighbours)")
+        oof = pooled_votes(oof, [(str(r), dict(np.load(r / "data/vote/oof.npz"))) for r in with_runs])
+        has_models = False
     x = voted_images(run, oof) if has_models or tta_shift else None
     if tta_shift:
         oof["probs"] = tta_probs(run, oof, x, tta_shift)
@@ -350,17 +378,20 @@ def main() -> int:
                         help="whose vote_filter rules are 'as configured' (default: this checkout's)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--members", nargs="+", help="vote with these cached members only (default: all)")
+    parser.add_argument("--with-runs", nargs="+", type=Path, default=[],
+                        help="other runs' vote ensembles on the same originals, their members pooled with --run's")
     parser.add_argument("--tta-shift", type=int, default=0,
                         help="re-predict the held-out folds with the kept weights, over copies moved this many pixels")
     args = parser.parse_args()
     needs = [args.review, args.run / "data/vote/oof.npz", args.run / "reports/clean_removed.csv"]
+    needs += [r / "data/vote/oof.npz" for r in args.with_runs]
     for needed in needs + ([args.run / "models/vote"] if args.tta_shift else []):
         if not needed.exists():
             print(f"cleaning: {needed} not found", file=sys.stderr)
             return 1
     vote_params = yaml.safe_load(args.params.read_text())["vote_filter"]
     result = measure(args.run, load_review(args.review), {k: v for k, v in vote_params.items() if k != "train"},
-                     args.members, args.tta_shift)
+                     args.members, args.tta_shift, args.with_runs)
     print_table(result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

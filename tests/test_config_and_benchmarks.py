@@ -172,6 +172,28 @@ def test_cleaning_votes_with_the_named_cached_members_only():
         member_probs(oof, ["lenet5"])
 
 
+def test_pooled_votes_put_other_runs_members_beside_by_original_and_refuse_other_originals():
+    import numpy as np
+    import pytest
+    from benchmarks.cleaning import pooled_votes
+    rng = np.random.default_rng(0)
+    ids, labels = np.array(["a", "b", "c", "d"]), np.array([0, 1, 2, 1])
+    mine = {"ids": ids, "labels": labels, "folds": np.array([0, 1, 0, 1]),
+            "probs": rng.uniform(size=(2, 4, 10)).astype(np.float32), "members": np.array(["resnet", "vgg"])}
+    order = np.array([2, 0, 3, 1])  # the other run listed its originals in another order
+    theirs = {"ids": ids[order], "labels": labels[order], "members": np.array(["alexnet"]),
+              "probs": rng.uniform(size=(1, 4, 10)).astype(np.float32)}
+    pooled = pooled_votes(mine, [("runB", theirs)])
+    assert list(pooled["members"]) == ["resnet", "vgg", "runB/alexnet"]
+    assert pooled["probs"].shape == (3, 4, 10) and np.array_equal(pooled["probs"][:2], mine["probs"])
+    for k, i in enumerate(order):  # each original's row is its own, whatever order the run wrote
+        assert np.array_equal(pooled["probs"][2, i], theirs["probs"][0, k])
+    with pytest.raises(SystemExit, match="other originals"):
+        pooled_votes(mine, [("runC", {**theirs, "ids": np.array(["a", "b", "c", "e"])})])
+    with pytest.raises(SystemExit, match="other labels"):
+        pooled_votes(mine, [("runD", {**theirs, "labels": np.array([2, 0, 1, 0])})])
+
+
 def test_the_best_threshold_keeps_precision_and_maximises_recall():
     import numpy as np
 
