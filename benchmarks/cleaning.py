@@ -177,7 +177,9 @@ def pooled_votes(oof: dict, others: list[tuple[str, dict]]) -> dict:
     """`oof` with the members of other vote runs on the same originals beside its own (their
     probabilities put in `oof`'s order of ids), named `<run>/<member>`: a bigger ensemble
     measured from runs already made, without training."""
-    pooled = {**oof, "probs": [oof["probs"]], "members": [str(m) for m in oof["members"]]}
+    # the first run's "none of them" column covers its own members only: not carried beside the pool
+    pooled = {**{k: v for k, v in oof.items() if k != "non_numeral"},
+              "probs": [oof["probs"]], "members": [str(m) for m in oof["members"]]}
     ids = [str(i) for i in oof["ids"]]
     for name, other in others:
         place = {str(i): k for k, i in enumerate(other["ids"])}
