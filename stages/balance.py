@@ -5,19 +5,13 @@ from pathlib import Path
 import numpy as np
 
 from dcai.atomic import write_json
-from dcai.balance import (cap_to_budget, hard_example_weights, origin_label_probs, originals_without,
+from dcai.balance import (cap_to_budget, leave_out, read_streams, hard_example_weights, origin_label_probs, originals_without,
                           repeat_originals)
-from dcai.manifest import count_by, read_manifest, write_manifest
+from dcai.manifest import count_by, write_manifest
 from dcai.params import load_params
-from dcai.reports import write_rows_csv
+from dcai.reports import read_rows_csv, write_rows_csv
 
-STREAMS = {  # manifest -> the kinds of image it holds
-    Path("data/filtered/manifest.csv"): ("original", "trim"),
-    Path("data/five_crop/manifest.csv"): ("crop",),
-    Path("data/flips/manifest.csv"): ("flip",),
-    Path("data/autoaugment/manifest.csv"): ("augment",),
-    Path("data/variations/manifest.csv"): ("variation",),
-}
+GUARD_REJECTED = Path("data/label_guard/rejected.csv")
 VOTES = Path("data/vote/oof.npz")
 OUT = Path("data/balanced/manifest.csv")
 
@@ -34,11 +28,11 @@ def mean_origin_prob(rows: list[dict], label_probs: dict[str, float]) -> dict[st
 def main() -> int:
     p = load_params("balance")
     package = load_params("package")
-    streams: dict[str, list[dict]] = {}
-    for path, kinds in STREAMS.items():
-        for row in read_manifest(path):
-            if row["kind"] in kinds:
-                streams.setdefault(row["kind"], []).append(row)
+    try:
+        streams, guard_dropped = leave_out(read_streams(), read_rows_csv(GUARD_REJECTED))
+    except ValueError as err:
+        print(f"balance: {err}", file=sys.stderr)
+        return 1
     label_probs, weights = {}, None
     if VOTES.exists():
         votes = np.load(VOTES)
@@ -60,13 +54,16 @@ def main() -> int:
         print(f"balance: {err}", file=sys.stderr)
         return 1
     write_manifest(OUT, kept)
-    write_rows_csv("reports/balance_dropped.csv", dropped, ("id", "origin_id", "label", "kind", "reason"))
+    write_rows_csv("reports/balance_dropped.csv", guard_dropped + dropped,
+                   ("id", "origin_id", "label", "kind", "reason"))
     per_class = {}
     for row in kept:
         per_class.setdefault(row["label"], {}).setdefault(row["kind"], 0)
         per_class[row["label"]][row["kind"]] += 1
     write_json("metrics/balance.json", {
-        "images_in": sum(len(v) for v in streams.values()), "images_out": len(kept), "dropped": len(dropped),
+        "images_in": sum(len(v) for v in streams.values()) + len(guard_dropped), "images_out": len(kept),
+        "dropped": len(guard_dropped) + len(dropped),
+        "left_out_by_label_guard": count_by(guard_dropped, "kind"),
         "class_mix": p["class_mix"], "target_per_class": targets,
         "available": {k: len(v) for k, v in sorted(streams.items())},
         "per_class": dict(sorted(per_class.items())),

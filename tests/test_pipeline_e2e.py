@@ -17,6 +17,7 @@ from PIL import Image
 from conftest import REPO
 from dcai.classes import CLASSES
 from dcai.manifest import read_manifest
+from dcai.reports import read_rows_csv
 from dcai.show import BREAKDOWNS
 
 pytestmark = pytest.mark.e2e
@@ -33,13 +34,14 @@ TINY = {
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
     "variations": {"per_class": 6},
+    "label_guard": {"kinds": ["variation", "augment"]},
     "balance": {"per_class": 24, "priority": ["original", "crop", "variation", "flip", "trim", "augment"],
                 "hard_example_weight": 2, "spread_over_originals": True},
     "split": {"val_fraction": 0.2},
     "train_score": {"epochs": 2, "seeds": [1, 2]},
 }
 STAGES = ("make_builtin", "ingest", "holdout", "clean", "standardize", "vote_train", "vote_filter", "five_crop",
-          "autoaugment", "variations", "flips", "balance", "split", "package", "train_score")
+          "autoaugment", "variations", "flips", "label_guard", "balance", "split", "package", "train_score")
 
 
 def run(cmd, cwd, env):
@@ -122,6 +124,15 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     # every original has its out-of-fold p(label), and the draw favoured the hard ones' variants
     assert balance["hard_example_weight"] == 2 and set(balance["origin_label_prob"]) >= {"original", "variation"}
     assert balance["spread_over_originals"] and set(balance["originals_without"]) >= {"variation", "crop"}
+    # the guard read every variation and augment with the members of its original's fold; what it rejected
+    # is not in the balanced pool, and the drop report names why
+    guard = metrics(root, "label_guard")
+    assert guard["judged"] == {"variation": 60, "augment": 100} and guard["without_a_vote"] == 0
+    assert balance["left_out_by_label_guard"] == guard["rejected"]
+    rejected = {r["id"] for r in read_rows_csv(root / "data/label_guard/rejected.csv")}
+    assert not rejected & {r["id"] for r in read_manifest(root / "data/balanced/manifest.csv")}
+    assert rejected <= {r["id"] for r in read_rows_csv(root / "reports/balance_dropped.csv")
+                        if r["reason"].startswith("label guard: read as")}
     split = metrics(root, "split")
     assert split["train"] + split["val"] + split["dropped"] == balance["images_out"]
     package = metrics(root, "package")

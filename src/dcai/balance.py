@@ -2,15 +2,49 @@
 that fits the competition's batch-counted size rule whatever the split does."""
 import zlib
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 from .budget import check_budget_params
 from .classes import CLASS_INDEX, CLASSES
-from .manifest import derived_row
+from .manifest import derived_row, read_manifest
 
+STREAMS = {  # manifest -> the kinds of image it holds
+    Path("data/filtered/manifest.csv"): ("original", "trim"),
+    Path("data/five_crop/manifest.csv"): ("crop",),
+    Path("data/flips/manifest.csv"): ("flip",),
+    Path("data/autoaugment/manifest.csv"): ("augment",),
+    Path("data/variations/manifest.csv"): ("variation",),
+}
 OVER_TARGET = "over the class target"
 OVER_ROLE_BUDGET = "over the per-class budget of its source role"
+
+
+def read_streams(manifests: dict[Path, tuple[str, ...]] = STREAMS) -> dict[str, list[dict]]:
+    """Every image of the manifests, by kind (only the kinds each manifest is listed with)."""
+    streams: dict[str, list[dict]] = {}
+    for path, kinds in manifests.items():
+        for row in read_manifest(path):
+            if row["kind"] in kinds:
+                streams.setdefault(row["kind"], []).append(row)
+    return streams
+
+
+def leave_out(streams: dict[str, list[dict]], rejected: list[dict]) -> tuple[dict[str, list[dict]], list[dict]]:
+    """The streams without the rejected images (label_guard's rows: id, reason), and the rows
+    left out with their reason. A rejected id that no stream holds is an error: the guard
+    judged other images than balance is given."""
+    reasons = {r["id"]: r["reason"] for r in rejected}
+    kept, out = {}, []
+    for kind, rows in streams.items():
+        kept[kind] = [r for r in rows if r["id"] not in reasons]
+        out += [{**r, "reason": reasons[r["id"]]} for r in rows if r["id"] in reasons]
+    if len(out) != len(reasons):
+        missing = sorted(set(reasons) - {r["id"] for r in out})
+        raise ValueError(f"label_guard rejected {len(missing)} images no stream holds (e.g. id {missing[0]}): "
+                         "rerun label_guard")
+    return kept, out
 
 
 def safe_total(max_images: int, batch_size: int) -> int:

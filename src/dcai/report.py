@@ -21,7 +21,7 @@ from .reports import read_rows_csv
 from .review import contact_sheet, group_rows
 
 STAGES = ("make_builtin", "ingest", "holdout", "clean", "standardize", "vote_train", "vote_filter", "five_crop",
-          "autoaugment", "variations", "flips", "balance", "split", "package")
+          "autoaugment", "variations", "flips", "label_guard", "balance", "split", "package")
 CSS = ("body{font-family:sans-serif;max-width:1300px;margin:auto;padding:1em}table{border-collapse:collapse;"
        "margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right;font-size:13px}"
        "th:first-child,td:first-child{text-align:left}img{max-width:100%;border:1px solid #eee}"
@@ -171,6 +171,14 @@ def build_report(root: Path, title: str, samples_per_stage: int, seed: int,
             r["caption"] = f"{r['label']}>{r['ensemble']} {r['action']}"
         for flag, rows in group_rows(flagged, "flag").items():
             parts.append(sheet_section(f"vote filter, {flag} (labelled>ensemble says, action)", rows, "caption",
+                                       samples_per_stage, seed))
+    guarded = root / "data/label_guard/rejected.csv"
+    if guarded.is_file():
+        rows = read_rows_csv(guarded)
+        for r in rows:
+            r["caption"] = f"{r['label']}>{r['read_as']} {float(r['p_label']):.2f}"
+        if rows:
+            parts.append(sheet_section("label guard left out (labelled>read as, p(label))", rows, "caption",
                                        samples_per_stage, seed))
     errors = sorted((root / "reports/errors").glob("*.png"))
     if errors:
