@@ -1,4 +1,6 @@
 """The label guard: generated images the out-of-fold vote members read as another numeral."""
+import json
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,43 @@ def test_unknown_kinds_and_thresholds_are_refused():
         check_params({"kinds": ["variations"], "min_label_prob": 0.5})
     with pytest.raises(ValueError, match="between 0 and 1"):
         check_params({"kinds": [], "min_label_prob": 1.0})
+
+
+def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_members_misread(tmp_path):
+    """Random members read every image near 1/10; the votes say they read the originals of `a` at 0.9
+    and of `b` at 0.2. So `a`'s variants are rejected (and left out by balance, with the reason)
+    and `b`'s kept: the members doubted `b` already."""
+    from dcai.manifest import read_manifest, write_manifest
+    from dcai.reports import read_rows_csv
+    from dcai.vote_models import build_member
+    from conftest import numeral_image
+    from test_stages import project, run_stage
+
+    root = project(tmp_path, {"a": ("iii", numeral_image(strokes=3)), "b": ("ii", numeral_image(strokes=2))},
+                   "[]\n", label_guard={"kinds": ["variation"], "min_label_prob": 0.5})
+    originals = read_manifest(root / "data/ingested/manifest.csv")
+    variants = [{**o, "id": f"{o['id']}-var{k}", "kind": "variation", "transforms": "variation:affine()"}
+                for o in originals for k in range(2)]
+    for path, rows in (("data/filtered/manifest.csv", originals), ("data/variations/manifest.csv", variants),
+                       ("data/five_crop/manifest.csv", []), ("data/flips/manifest.csv", []),
+                       ("data/autoaugment/manifest.csv", [])):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(root / path, rows)
+    (root / "data/vote").mkdir(parents=True)
+    (root / "models/vote").mkdir(parents=True)
+    probs = np.full((1, 2, 10), 0.05, np.float32)
+    probs[0, 0, CLASS_INDEX["iii"]], probs[0, 1, CLASS_INDEX["ii"]] = 0.9, 0.2
+    np.savez(root / "data/vote/oof.npz", probs=probs, labels=np.array([CLASS_INDEX["iii"], CLASS_INDEX["ii"]]),
+             folds=np.array([0, 1]), ids=np.array(["a", "b"]), members=np.array(["lenet5"]))
+    for fold in (0, 1):
+        build_member("lenet5", 10, fold).save_weights(root / f"models/vote/lenet5_fold{fold}.weights.h5")
+    run_stage(root, "label_guard")
+    rejected = read_rows_csv(root / "data/label_guard/rejected.csv")
+    assert sorted(r["id"] for r in rejected) == ["a-var0", "a-var1"]
+    run_stage(root, "balance")
+    kept = {r["id"] for r in read_manifest(root / "data/balanced/manifest.csv")}
+    assert kept == {"a", "b", "b-var0", "b-var1"}
+    dropped = {r["id"]: r["reason"] for r in read_rows_csv(root / "reports/balance_dropped.csv")}
+    assert dropped["a-var0"].startswith("label guard: read as") and "a-var1" in dropped
+    metrics = json.loads((root / "metrics/balance.json").read_text())
+    assert metrics["left_out_by_label_guard"] == {"variation": 2} and metrics["images_in"] == 6
