@@ -15,7 +15,7 @@ from dcai.reports import write_rows_csv
 VOTES = Path("data/vote/oof.npz")
 MODELS = Path("models/vote")
 OUT = Path("data/label_guard/rejected.csv")
-COLUMNS = ("id", "origin_id", "label", "kind", "read_as", "p_label", "origin_p_label", "reason")
+COLUMNS = ("id", "origin_id", "label", "kind", "path", "read_as", "p_label", "origin_p_label", "reason")
 
 
 def main() -> int:

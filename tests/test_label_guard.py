@@ -77,7 +77,7 @@ def test_unknown_kinds_and_thresholds_are_refused():
         check_params({"kinds": [], "min_label_prob": 1.0})
 
 
-def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_members_misread(tmp_path):
+def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_members_misread(tmp_path, monkeypatch):
     """Random members read every image near 1/10; the votes say they read the originals of `a` at 0.9
     and of `b` at 0.2. So `a`'s variants are rejected (and left out by balance, with the reason)
     and `b`'s kept: the members doubted `b` already."""
@@ -115,3 +115,8 @@ def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_membe
     assert dropped["a-var0"].startswith("label guard: read as") and "a-var1" in dropped
     metrics = json.loads((root / "metrics/balance.json").read_text())
     assert metrics["left_out_by_label_guard"] == {"variation": 2} and metrics["images_in"] == 6
+    from dcai.report import build_report
+
+    monkeypatch.chdir(root)  # the report page shows them, as the rows' paths name them
+    page = build_report(root, "r", 4, 3)
+    assert "label guard left out (labelled&gt;read as, p(label)) (2)" in page
