@@ -17,7 +17,7 @@ import sys
 BREAKDOWNS = (
     r".*(per_class|per_seed|per_role|per_source|per_kind|by_reason|by_kind|available|operations_applied"
     r"|actions|flagged_per_class|test_per_class|train_per_class|val_per_class|through_links|ignored_folders"
-    r"|oof_accuracy|seconds_per_member|role_budget|target_per_class|origin_label_prob)\."
+    r"|oof_accuracy|seconds_per_member|role_budget|target_per_class|origin_label_prob|read_as)\."
     r"|.*(_spread\.(min|max|mean)|\.loss|\.seconds|ms_per_step|best_epoch|\.images|\.n|\.epochs)$"
     r"|.*:(images_in|dropped|removed|skipped|converted|class_mix|sub_policies|unchanged|flagged"
     r"|rejected_by_ink_guard|stroke_weakened|duplicate_groups|conflicting_groups|relabeled|mirrored|originals|crops_considered"
