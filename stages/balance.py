@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 
 from dcai.atomic import write_json
-from dcai.balance import (cap_to_budget, leave_out, read_streams, hard_example_weights, origin_label_probs, originals_without,
-                          repeat_originals)
+from dcai.balance import (cap_to_budget, hard_example_weights, leave_out, origin_label_probs, originals_without,
+                          read_streams, repeat_originals)
 from dcai.manifest import count_by, write_manifest
 from dcai.params import load_params
 from dcai.reports import read_rows_csv, write_rows_csv

@@ -37,8 +37,12 @@ def main() -> int:
         folds = np.array([fold_of.get(r["origin_id"], -1) for r in rows])
         unjudged = int((folds == -1).sum())
         x = images_for_members([r["path"] for r in rows], *member_input(votes))
-        probs = read_by_fold_members(x, folds, [str(m) for m in votes["members"]], MODELS, member_outputs(votes),
-                                     p["batch_size"])
+        try:
+            probs = read_by_fold_members(x, folds, [str(m) for m in votes["members"]], MODELS,
+                                         member_outputs(votes), p["batch_size"])
+        except FileNotFoundError as err:
+            print(f"label_guard: {err}", file=sys.stderr)
+            return 1
         rejected = misread(rows, probs, origin_label_probs(streams.get("original", []), vote_ids, votes["probs"]),
                            p["min_label_prob"])
     OUT.parent.mkdir(parents=True, exist_ok=True)

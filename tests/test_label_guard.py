@@ -120,3 +120,29 @@ def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_membe
     monkeypatch.chdir(root)  # the report page shows them, as the rows' paths name them
     page = build_report(root, "r", 4, 3)
     assert "label guard left out (labelled&gt;read as, p(label)) (2)" in page
+
+
+def test_a_missing_member_model_stops_the_stage_with_the_file_named(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO, numeral_image
+    from dcai.manifest import read_manifest, write_manifest
+    from test_stages import project
+
+    root = project(tmp_path, {"a": ("iii", numeral_image(strokes=3))}, "[]\n", label_guard={"kinds": ["variation"]})
+    originals = read_manifest(root / "data/ingested/manifest.csv")
+    for path, rows in (("data/filtered/manifest.csv", originals),
+                       ("data/variations/manifest.csv", [{**originals[0], "id": "a-var0", "kind": "variation"}]),
+                       ("data/five_crop/manifest.csv", []), ("data/flips/manifest.csv", []),
+                       ("data/autoaugment/manifest.csv", [])):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(root / path, rows)
+    (root / "data/vote").mkdir(parents=True)
+    np.savez(root / "data/vote/oof.npz", probs=np.full((1, 1, 10), 0.1, np.float32), labels=np.array([2]),
+             folds=np.array([0]), ids=np.array(["a"]), members=np.array(["lenet5"]))
+    done = subprocess.run([sys.executable, str(REPO / "stages/label_guard.py")], cwd=root, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO / "src")})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "models/vote/lenet5_fold0.weights.h5" in done.stderr and "run stage vote_train" in done.stderr
