@@ -205,7 +205,7 @@ RECIPES = {
                                "the default's variations that the out-of-fold vote members read below 0.5 for their "
                                "label, while they read the original at 0.5 or more, left out before balance (about a "
                                "fifth of the 15,000: iii merged into ii, vii and viii thinned): the ink guard sees "
-                               "only ink lost to the frame"),
+                               "only ink lost to the frame (the default since c60c0af)"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
