@@ -75,6 +75,7 @@ def test_unknown_kinds_and_thresholds_are_refused():
         check_params({"kinds": ["variations"], "min_label_prob": 0.5})
     with pytest.raises(ValueError, match="between 0 and 1"):
         check_params({"kinds": [], "min_label_prob": 1.0})
+    check_params({"kinds": ["variation", "augment", "crop", "trim", "flip"], "min_label_prob": 0.5})
 
 
 def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_members_misread(tmp_path, monkeypatch):

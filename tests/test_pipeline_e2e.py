@@ -34,7 +34,7 @@ TINY = {
     "five_crop": {"per_class": 4},
     "autoaugment": {"per_class": 10},
     "variations": {"per_class": 6},
-    "label_guard": {"kinds": ["variation", "augment"]},
+    "label_guard": {"kinds": ["variation", "augment", "trim"]},
     "balance": {"per_class": 24, "priority": ["original", "crop", "variation", "flip", "trim", "augment"],
                 "hard_example_weight": 2, "spread_over_originals": True},
     "split": {"val_fraction": 0.2},
@@ -124,10 +124,12 @@ def test_repro_runs_every_stage_and_writes_their_metrics(project):
     # every original has its out-of-fold p(label), and the draw favoured the hard ones' variants
     assert balance["hard_example_weight"] == 2 and set(balance["origin_label_prob"]) >= {"original", "variation"}
     assert balance["spread_over_originals"] and set(balance["originals_without"]) >= {"variation", "crop"}
-    # the guard read every variation and augment with the members of its original's fold; what it rejected
+    # the guard read every variation, augment and trim with the members of its original's fold; what it rejected
     # is not in the balanced pool, and the drop report names why
     guard = metrics(root, "label_guard")
-    assert guard["judged"] == {"variation": 60, "augment": 100} and guard["without_a_vote"] == 0
+    trims = sum(r["kind"] == "trim" for r in read_manifest(root / "data/filtered/manifest.csv"))
+    assert guard["judged"] == {"variation": 60, "augment": 100, "trim": trims} and guard["without_a_vote"] == 0
+    assert trims > 0
     assert balance["left_out_by_label_guard"] == guard["rejected"]
     rejected = {r["id"] for r in read_rows_csv(root / "data/label_guard/rejected.csv")}
     assert not rejected & {r["id"] for r in read_manifest(root / "data/balanced/manifest.csv")}

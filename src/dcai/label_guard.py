@@ -14,7 +14,7 @@ import numpy as np
 
 from .classes import CLASS_INDEX, CLASSES
 
-KINDS = ("variation", "augment", "crop", "flip")  # the generated kinds balance draws from
+KINDS = ("variation", "augment", "crop", "trim", "flip")  # the generated kinds balance draws from
 
 
 def check_params(p: dict) -> None:
