@@ -78,11 +78,24 @@ def test_unknown_kinds_and_thresholds_are_refused():
     check_params({"kinds": ["variation", "augment", "crop", "trim", "flip"], "min_label_prob": 0.5})
 
 
+def write_streams(root, originals, variants):
+    """The manifests balance reads, as the stages before it would leave them: the originals and the
+    variants given, no other generated kind; and the folder the votes go in."""
+    from dcai.manifest import write_manifest
+
+    for path, rows in (("data/filtered/manifest.csv", originals), ("data/variations/manifest.csv", variants),
+                       ("data/five_crop/manifest.csv", []), ("data/flips/manifest.csv", []),
+                       ("data/autoaugment/manifest.csv", [])):
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        write_manifest(root / path, rows)
+    (root / "data/vote").mkdir(parents=True)
+
+
 def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_members_misread(tmp_path, monkeypatch):
     """Random members read every image near 1/10; the votes say they read the originals of `a` at 0.9
     and of `b` at 0.2. So `a`'s variants are rejected (and left out by balance, with the reason)
     and `b`'s kept: the members doubted `b` already."""
-    from dcai.manifest import read_manifest, write_manifest
+    from dcai.manifest import read_manifest
     from dcai.reports import read_rows_csv
     from dcai.vote_models import build_member
     from conftest import numeral_image
@@ -93,12 +106,7 @@ def test_the_stages_leave_out_the_variants_of_well_read_originals_that_the_membe
     originals = read_manifest(root / "data/ingested/manifest.csv")
     variants = [{**o, "id": f"{o['id']}-var{k}", "kind": "variation", "transforms": "variation:affine()"}
                 for o in originals for k in range(2)]
-    for path, rows in (("data/filtered/manifest.csv", originals), ("data/variations/manifest.csv", variants),
-                       ("data/five_crop/manifest.csv", []), ("data/flips/manifest.csv", []),
-                       ("data/autoaugment/manifest.csv", [])):
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        write_manifest(root / path, rows)
-    (root / "data/vote").mkdir(parents=True)
+    write_streams(root, originals, variants)
     (root / "models/vote").mkdir(parents=True)
     probs = np.full((1, 2, 10), 0.05, np.float32)
     probs[0, 0, CLASS_INDEX["iii"]], probs[0, 1, CLASS_INDEX["ii"]] = 0.9, 0.2
@@ -129,18 +137,12 @@ def test_a_missing_member_model_stops_the_stage_with_the_file_named(tmp_path):
     import sys
 
     from conftest import REPO, numeral_image
-    from dcai.manifest import read_manifest, write_manifest
+    from dcai.manifest import read_manifest
     from test_stages import project
 
     root = project(tmp_path, {"a": ("iii", numeral_image(strokes=3))}, "[]\n", label_guard={"kinds": ["variation"]})
     originals = read_manifest(root / "data/ingested/manifest.csv")
-    for path, rows in (("data/filtered/manifest.csv", originals),
-                       ("data/variations/manifest.csv", [{**originals[0], "id": "a-var0", "kind": "variation"}]),
-                       ("data/five_crop/manifest.csv", []), ("data/flips/manifest.csv", []),
-                       ("data/autoaugment/manifest.csv", [])):
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        write_manifest(root / path, rows)
-    (root / "data/vote").mkdir(parents=True)
+    write_streams(root, originals, [{**originals[0], "id": "a-var0", "kind": "variation"}])
     np.savez(root / "data/vote/oof.npz", probs=np.full((1, 1, 10), 0.1, np.float32), labels=np.array([2]),
              folds=np.array([0]), ids=np.array(["a"]), members=np.array(["lenet5"]))
     done = subprocess.run([sys.executable, str(REPO / "stages/label_guard.py")], cwd=root, capture_output=True,
