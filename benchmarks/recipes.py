@@ -210,6 +210,9 @@ RECIPES = {
                         "the label guard on every generated kind that takes slots: besides the variations, the "
                         "five crops and the crops to the ink the out-of-fold members misread (56 of 800 and 328 of "
                         "2,604 on the default's data) give their slots to variations"),
+    "no_label_guard": ({"label_guard": {"kinds": []}},
+                       "the default with the label guard off: the default before c60c0af, to pair seeds the "
+                       "default at 94764eb did not run"),
     "raw": (None, "the competition's train/val folders as given, no pipeline"),
 }
 FULL_EPOCHS = 100  # the fixed model's recipe
