@@ -81,11 +81,11 @@ def test_unknown_kinds_and_thresholds_are_refused():
 def write_streams(root, originals, variants):
     """The manifests balance reads, as the stages before it would leave them: the originals and the
     variants given, no other generated kind; and the folder the votes go in."""
+    from dcai.balance import STREAMS
     from dcai.manifest import write_manifest
 
-    for path, rows in (("data/filtered/manifest.csv", originals), ("data/variations/manifest.csv", variants),
-                       ("data/five_crop/manifest.csv", []), ("data/flips/manifest.csv", []),
-                       ("data/autoaugment/manifest.csv", [])):
+    for path, kinds in STREAMS.items():
+        rows = originals if "original" in kinds else variants if "variation" in kinds else []
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         write_manifest(root / path, rows)
     (root / "data/vote").mkdir(parents=True)

@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .balance import STREAMS
 from .classes import CLASS_INDEX, CLASSES
 
-KINDS = ("variation", "augment", "crop", "trim", "flip")  # the generated kinds balance draws from
+# the generated kinds balance draws from: read from its own list, so a new stream is judged too
+KINDS = tuple(kind for kinds in STREAMS.values() for kind in kinds if kind != "original")
 
 
 def check_params(p: dict) -> None:
