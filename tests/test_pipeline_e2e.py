@@ -53,13 +53,11 @@ def run(cmd, cwd, env):
 def queue_status(dvc, cwd, env, attempts=5):
     """`dvc queue status`, asked again when it caught a worker's info file half written (dvc exits with
     'Expecting value' from its JSON reader while a busy worker is still writing it); any other failure fails."""
-    for _ in range(attempts - 1):
+    for attempt in range(1, attempts + 1):
         result = subprocess.run([dvc, "queue", "status"], cwd=cwd, env=env, capture_output=True, text=True)
-        if result.returncode == 0 or "Expecting value" not in result.stderr:
+        if result.returncode == 0 or "Expecting value" not in result.stderr or attempt == attempts:
             break
         time.sleep(2)
-    else:
-        return run([dvc, "queue", "status"], cwd, env)
     assert result.returncode == 0, f"dvc queue status failed:\n{result.stdout}\n{result.stderr}"
     return result.stdout
 
